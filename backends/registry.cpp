@@ -1,0 +1,76 @@
+#include "backends/registry.h"
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+
+// Declarations come from the same lines that register: one place lists every variant.
+#define CNNB_DECLARE(op, family, variant, fn) \
+  namespace cnnb::family { void fn(const ExecCtx&, const OpTraits<Op::op>::ArgsT&); }
+#define CNNB_KERNEL_CPU(op, family, variant, fn) CNNB_DECLARE(op, family, variant, fn)
+#define CNNB_KERNEL_ONEDNN(op, family, variant, fn) CNNB_DECLARE_IF_ONEDNN(op, family, variant, fn)
+#define CNNB_KERNEL_CUDA(op, family, variant, fn) CNNB_DECLARE_IF_CUDA(op, family, variant, fn)
+#define CNNB_KERNEL_CUDNN(op, family, variant, fn) CNNB_DECLARE_IF_CUDNN(op, family, variant, fn)
+#if CNNB_HAVE_ONEDNN
+#define CNNB_DECLARE_IF_ONEDNN CNNB_DECLARE
+#else
+#define CNNB_DECLARE_IF_ONEDNN(...)
+#endif
+#if CNNB_HAVE_CUDA
+#define CNNB_DECLARE_IF_CUDA CNNB_DECLARE
+#else
+#define CNNB_DECLARE_IF_CUDA(...)
+#endif
+#if CNNB_HAVE_CUDNN
+#define CNNB_DECLARE_IF_CUDNN CNNB_DECLARE
+#else
+#define CNNB_DECLARE_IF_CUDNN(...)
+#endif
+#define KERNEL(op, family, variant, fn, DEV) CNNB_KERNEL_##DEV(op, family, variant, fn)
+#include "backends/kernels.def"
+#undef KERNEL
+#undef CNNB_DECLARE
+
+namespace cnnb {
+
+namespace {
+
+// static_cast checks each function's signature against its op's Args at compile time.
+#define CNNB_DECLARE(op, family, variant, fn)                                                      \
+  KernelInfo{Op::op, #family, #variant, device_of(#family),                                        \
+             reinterpret_cast<AnyKernelFn>(static_cast<OpTraits<Op::op>::Fn>(&::cnnb::family::fn))},
+
+constexpr DeviceKind device_of(std::string_view family) {
+  return (family == "cuda" || family == "cublas" || family == "cudnn") ? DeviceKind::cuda : DeviceKind::cpu;
+}
+
+const KernelInfo kKernels[] = {
+#define KERNEL(op, family, variant, fn, DEV) CNNB_KERNEL_##DEV(op, family, variant, fn)
+#include "backends/kernels.def"
+#undef KERNEL
+};
+
+}  // namespace
+
+std::string KernelInfo::full_name() const { return fmt::format("{}/{}/{}", op_name(op), family, variant); }
+
+std::span<const KernelInfo> all_kernels() { return kKernels; }
+
+const KernelInfo* find_kernel(Op op, std::string_view family, std::string_view variant) {
+  for (const auto& k : kKernels)
+    if (k.op == op && k.family == family && k.variant == variant) return &k;
+  return nullptr;
+}
+
+const char* op_name(Op op) {
+  switch (op) {
+#define OP(name, Args) \
+  case Op::name:       \
+    return #name;
+#include "backends/ops.def"
+#undef OP
+  }
+  CNNB_ASSERT(false);
+}
+
+}  // namespace cnnb

@@ -1,0 +1,33 @@
+#pragma once
+// The kernel registry, built from kernels.def: every variant of every op in this build.
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "backends/ops.h"
+
+namespace cnnb {
+
+using AnyKernelFn = void (*)();
+
+struct KernelInfo {
+  Op op;
+  std::string_view family;   // cpu, onednn, cuda, cublas, cudnn
+  std::string_view variant;  // ref, im2col_gemm, naive, smem_tiled, ...
+  DeviceKind device;
+  AnyKernelFn fn;            // the real type is OpTraits<op>::Fn; use kernel_fn<op>()
+
+  std::string full_name() const;  // op/family/variant, e.g. conv_fwd/cuda/smem_tiled
+};
+
+std::span<const KernelInfo> all_kernels();
+
+// nullptr when that variant is not in this build.
+const KernelInfo* find_kernel(Op op, std::string_view family, std::string_view variant);
+
+template <Op op>
+typename OpTraits<op>::Fn kernel_fn(const KernelInfo& k) {
+  return reinterpret_cast<typename OpTraits<op>::Fn>(k.fn);
+}
+
+}  // namespace cnnb
