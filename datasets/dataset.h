@@ -44,14 +44,33 @@ std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int epoch);
 void build_batch(const Split& split, Shape shape, std::span<const int64_t> indices, float* x, int32_t* y);
 
 // ---- readers (exposed for tests)
+
+// No dataset file may describe more than this many bytes: a corrupt header must not make us allocate.
+inline constexpr uint64_t kMaxDatasetBytes = uint64_t(1) << 32;
+
+// Where Debian's dataset-fashion-mnist package installs the IDX files.
+inline constexpr std::string_view kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+
 struct IdxArray {
   std::vector<int64_t> dims;  // e.g. {60000, 28, 28} or {60000}
   std::vector<uint8_t> data;
 };
 // Reads an IDX file of unsigned bytes (type 0x08), raw or gzip-compressed (detected by content).
-IdxArray read_idx(const std::filesystem::path& file);
+// expected_rank 3 (images, magic 0x00000803) or 1 (labels, 0x00000801) rejects other files by their
+// magic before any data is read; 0 accepts any rank.
+IdxArray read_idx(const std::filesystem::path& file, int expected_rank = 0);
+
+// The four IDX files of an MNIST-format dataset in `dir` (train-images-idx3-ubyte[.gz], ...).
+// `fashion` names Debian's dataset-fashion-mnist package when the directory is missing.
+Dataset load_mnist_dir(const std::filesystem::path& dir, bool fashion);
 
 // Appends one CIFAR-10 binary batch (records of 1 label byte + 3072 image bytes) to `split`.
 void read_cifar10_batch(const std::filesystem::path& file, Split& split);
+
+// data_batch_1.bin..data_batch_5.bin (train) and test_batch.bin (test) in `dir`.
+Dataset load_cifar10_dir(const std::filesystem::path& dir);
+
+// spec = "synthetic:n=N,shape=CxHxW,classes=K[,test=M]"; the same (spec, seed) gives identical bytes.
+Dataset make_synthetic(std::string_view spec, uint64_t seed);
 
 }  // namespace cnnb

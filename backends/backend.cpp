@@ -1,0 +1,196 @@
+#include "backends/backend.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "backends/cpu/ref.h"
+#include "core/error.h"
+
+namespace cnnb {
+
+namespace {
+
+// Preference lists per op: "family/variant", first one present wins. `*` = the same list for every op
+// not named. A backend whose device is CPU falls back to cpu/ref; a GPU backend never falls back to the CPU.
+struct Recipe {
+  std::string_view name;
+  DeviceKind device;
+  std::string_view description;
+  std::vector<std::pair<std::string_view, std::vector<std::string_view>>> prefs;
+  std::string_view missing_reason;
+};
+
+const std::vector<Recipe>& recipes() {
+  static const std::vector<Recipe> r = {
+      {"cpu-ref", DeviceKind::cpu, "sequential reference loops, one thread, double accumulation (the baseline)",
+       {{"*", {"cpu/ref"}}}, ""},
+      {"cpu-gemm", DeviceKind::cpu, "im2col/col2im + OpenBLAS SGEMM, other ops multithreaded with OpenMP",
+       {{"conv_fwd", {"cpu/im2col_gemm"}}, {"conv_bwd_data", {"cpu/im2col_gemm"}}, {"conv_bwd_filter", {"cpu/im2col_gemm"}},
+        {"dense_fwd", {"cpu/gemm"}}, {"dense_bwd", {"cpu/gemm"}}, {"*", {"cpu/omp"}}},
+       ""},
+      {"cpu-onednn", DeviceKind::cpu, "oneDNN primitives (the CPU counterpart of cuDNN), reorders included",
+       {{"*", {"onednn/dnnl", "cpu/omp"}}}, "built without oneDNN"},
+      {"cuda-naive", DeviceKind::cuda, "one CUDA thread per output element for every op", {{"*", {"cuda/naive"}}},
+       "built without CUDA"},
+      {"cuda-gemm", DeviceKind::cuda, "im2col/col2im CUDA kernels + cuBLAS SGEMM, naive CUDA kernels for the rest",
+       {{"conv_fwd", {"cublas/im2col_gemm"}}, {"conv_bwd_data", {"cublas/im2col_gemm"}},
+        {"conv_bwd_filter", {"cublas/im2col_gemm"}}, {"dense_fwd", {"cublas/gemm"}}, {"dense_bwd", {"cublas/gemm"}},
+        {"*", {"cuda/naive"}}},
+       "built without CUDA, or the cuBLAS variants are not written yet"},
+      {"cudnn", DeviceKind::cuda, "cuDNN for convolution, pooling, LRN and softmax; CUDA kernels for the rest",
+       {{"conv_fwd", {"cudnn/cudnn"}}, {"conv_bwd_data", {"cudnn/cudnn"}}, {"conv_bwd_filter", {"cudnn/cudnn"}},
+        {"pool_fwd", {"cudnn/cudnn"}}, {"pool_bwd", {"cudnn/cudnn"}}, {"lrn_fwd", {"cudnn/cudnn"}},
+        {"lrn_bwd", {"cudnn/cudnn"}}, {"softmax_xent", {"cudnn/cudnn", "cuda/naive"}}, {"*", {"cuda/naive"}}},
+       "built without cuDNN, or the cuDNN variants are not written yet"},
+  };
+  return r;
+}
+
+const Recipe* find_recipe(std::string_view name) {
+  for (const auto& r : recipes())
+    if (r.name == name) return &r;
+  return nullptr;
+}
+
+const std::vector<std::string_view>& prefs_for(const Recipe& r, std::string_view op) {
+  for (const auto& [o, list] : r.prefs)
+    if (o == op) return list;
+  for (const auto& [o, list] : r.prefs)
+    if (o == "*") return list;
+  CNNB_ASSERT(false);
+}
+
+const KernelInfo* find_full(Op op, std::string_view family_variant) {
+  const auto slash = family_variant.find('/');
+  if (slash == std::string_view::npos) return nullptr;
+  return find_kernel(op, family_variant.substr(0, slash), family_variant.substr(slash + 1));
+}
+
+std::vector<std::string> variants_of(Op op) {
+  std::vector<std::string> v;
+  for (const auto& k : all_kernels())
+    if (k.op == op) v.push_back(fmt::format("{}/{}", k.family, k.variant));
+  return v;
+}
+
+// Picks the variant for one op, or explains why there is none.
+const KernelInfo* choose(const Recipe& r, Op op, std::vector<std::string>* fallbacks) {
+  const auto& list = prefs_for(r, op_name(op));
+  for (size_t i = 0; i < list.size(); ++i)
+    if (const KernelInfo* k = find_full(op, list[i])) {
+      if (i > 0 && fallbacks)
+        fallbacks->push_back(fmt::format("{}: {} not in this build, using {}", op_name(op), list[0], list[i]));
+      return k;
+    }
+  if (r.device == DeviceKind::cpu) {
+    const KernelInfo* k = find_kernel(op, "cpu", "ref");
+    CNNB_ASSERT(k);
+    if (fallbacks) fallbacks->push_back(fmt::format("{}: {} not in this build, using cpu/ref", op_name(op), list[0]));
+    return k;
+  }
+  return nullptr;
+}
+
+template <Op op>
+void set_fn(OpSet<float>& s, const KernelInfo& k);
+#define OP(name, Args)                                          \
+  template <>                                                   \
+  void set_fn<Op::name>(OpSet<float> & s, const KernelInfo& k) { \
+    s.name = kernel_fn<Op::name>(k);                            \
+  }
+#include "backends/ops.def"
+#undef OP
+
+}  // namespace
+
+std::vector<std::string> backend_names() {
+  std::vector<std::string> names;
+  for (const auto& r : recipes()) names.emplace_back(r.name);
+  return names;
+}
+
+std::vector<BackendInfo> backend_infos() {
+  std::vector<BackendInfo> out;
+  for (const auto& r : recipes()) {
+    bool ok = true;
+#define OP(name, Args) ok = ok && choose(r, Op::name, nullptr) != nullptr;
+#include "backends/ops.def"
+#undef OP
+    // A CPU recipe always runs through cpu/ref fallbacks; it counts as available only if some op uses its own variant.
+    if (r.device == DeviceKind::cpu && r.name != "cpu-ref") {
+      std::vector<std::string> fb;
+#define OP(name, Args) choose(r, Op::name, &fb);
+#include "backends/ops.def"
+#undef OP
+      ok = fb.size() < size_t(kOpCount);
+    }
+    out.push_back({r.name, r.device, r.description, ok, ok ? "" : r.missing_reason});
+  }
+  return out;
+}
+
+DeviceKind backend_device(std::string_view backend) {
+  const Recipe* r = find_recipe(backend);
+  if (!r) fail_input("unknown backend '{}'; expected one of: {}", backend, fmt::join(backend_names(), ", "));
+  return r->device;
+}
+
+OpSet<float> resolve_backend(std::string_view backend, const std::map<std::string, std::string>& overrides) {
+  const Recipe* r = find_recipe(backend);
+  if (!r) fail_input("unknown backend '{}'; expected one of: {}", backend, fmt::join(backend_names(), ", "));
+  for (const auto& info : backend_infos())
+    if (info.name == backend && !info.available)
+      fail_input("backend '{}' is not available in this build: {}", backend, info.unavailable_reason);
+
+  OpSet<float> set;
+  std::map<std::string, std::string> pending = overrides;
+  auto resolve_one = [&](Op op) -> const KernelInfo* {
+    auto it = pending.find(op_name(op));
+    if (it == pending.end()) return choose(*r, op, &set.fallbacks);
+    const std::string want = it->second;
+    pending.erase(it);
+    const KernelInfo* k = nullptr;
+    if (want.find('/') != std::string::npos) {
+      k = find_full(op, want);
+    } else {
+      for (const auto& cand : all_kernels())
+        if (cand.op == op && cand.variant == want && cand.device == r->device) k = &cand;
+    }
+    if (!k)
+      fail_input("--kernel {}={}: no such variant for backend {}; {} has: {}", op_name(op), want, backend, op_name(op),
+                 fmt::join(variants_of(op), ", "));
+    if (k->device != r->device)
+      fail_input("--kernel {}={}: that variant runs on {}, but backend {} runs on {}", op_name(op), want,
+                 device_kind_name(k->device), backend, device_kind_name(r->device));
+    return k;
+  };
+#define OP(name, Args)                                \
+  {                                                   \
+    const KernelInfo* k = resolve_one(Op::name);      \
+    CNNB_ASSERT(k);                                   \
+    set_fn<Op::name>(set, *k);                        \
+    set.chosen[size_t(Op::name)] = k->full_name();    \
+  }
+#include "backends/ops.def"
+#undef OP
+  if (!pending.empty()) {
+    std::vector<std::string> ops;
+#define OP(name, Args) ops.emplace_back(#name);
+#include "backends/ops.def"
+#undef OP
+    fail_input("--kernel {}=...: unknown op; expected one of: {}", pending.begin()->first, fmt::join(ops, ", "));
+  }
+  return set;
+}
+
+OpSet<double> reference_opset_double() {
+  OpSet<double> s;
+#define OP(name, Args)                                  \
+  s.name = &ref::name<double>;                          \
+  s.chosen[size_t(Op::name)] = #name "/cpu/ref<double>";
+#include "backends/ops.def"
+#undef OP
+  return s;
+}
+
+}  // namespace cnnb

@@ -1,0 +1,33 @@
+#include <fmt/format.h>
+
+#include "backends/backend.h"
+#include "backends/registry.h"
+#include "bench/commands.h"
+#include "core/device.h"
+#include "core/model_spec.h"
+#include "datasets/dataset.h"
+
+namespace cnnb::cli {
+
+Command add_list(CLI::App& app) {
+  CLI::App* sub = app.add_subcommand("list", "List the models, datasets, backends and kernel variants in this build");
+  return {sub, [] {
+    fmt::print("models:\n");
+    for (const auto& p : model_presets()) fmt::print("  {:<10} {}\n  {:<10} {}\n", p.name, p.description, "", p.spec);
+    fmt::print("  (or a spec string: conv<R>x<S>x<K>[s<stride>][p<pad>], relu, maxpool<W>[s<stride>][p<pad>],\n"
+               "   lrn<N>[a<alpha>][b<beta>][k<k>], fc<units>, comma-separated)\n");
+    fmt::print("\ndatasets:\n");
+    for (const auto& d : dataset_spec_forms()) fmt::print("  {}\n", d);
+    fmt::print("\nbackends:\n");
+    for (const auto& b : backend_infos())
+      fmt::print("  {:<11} {:<4} {:<13} {}\n", b.name, device_kind_name(b.device), b.available ? "available" : "not in build",
+                 b.available ? std::string(b.description) : std::string(b.unavailable_reason));
+    fmt::print("\nkernel variants (op/family/variant):\n");
+    for (const auto& k : all_kernels()) fmt::print("  {:<36} {}\n", k.full_name(), device_kind_name(k.device));
+    fmt::print("\nstrategies:\n  single      one replica (the others arrive with multi-device support)\n");
+    fmt::print("\nCUDA devices: {}\n", cuda_device_count());
+    return 0;
+  }};
+}
+
+}  // namespace cnnb::cli

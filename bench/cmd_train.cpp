@@ -1,0 +1,140 @@
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "bench/commands.h"
+#include "bench/harness/run_record.h"
+#include "bench/harness/trainer.h"
+#include "core/error.h"
+#include "core/files.h"
+
+namespace cnnb::cli {
+
+namespace {
+
+template <class T>
+T parse_number(std::string_view flag, const std::string& text, std::string_view expected) {
+  T v{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size())
+    fail_input("{} must be {}, got '{}'", flag, expected, text);
+  return v;
+}
+
+// Redraws one line in place on a terminal; on a pipe or file, prints a plain line every tenth of an epoch.
+class ProgressPrinter {
+ public:
+  ProgressPrinter() : tty_(::isatty(STDERR_FILENO) == 1) {}
+  void operator()(const Progress& p) {
+    if (p.evaluating) {
+      if (tty_) fmt::print(stderr, "\r\033[Kepoch {}/{}: evaluating on the test set...", p.epoch, p.epochs);
+      return;
+    }
+    const std::string line =
+        fmt::format("epoch {}/{} step {}/{} ({:3.0f}%) loss {:.4f} acc {:.2f}% {:.0f} img/s eta {:.0f}s", p.epoch,
+                    p.epochs, p.step, p.steps, 100.0 * double(p.step) / double(p.steps), p.loss, 100 * p.accuracy,
+                    p.images_per_second, p.eta);
+    if (tty_) {
+      fmt::print(stderr, "\r\033[K{}", line);
+      std::fflush(stderr);
+    } else {
+      const int tenth = int(10 * p.step / p.steps);
+      if (p.epoch != last_epoch_) last_tenth_ = 0, last_epoch_ = p.epoch;
+      if (tenth > last_tenth_) {
+        last_tenth_ = tenth;
+        fmt::print(stderr, "{}\n", line);
+      }
+    }
+  }
+  void end_line() {
+    if (tty_) fmt::print(stderr, "\r\033[K");
+  }
+
+ private:
+  bool tty_;
+  int last_epoch_ = 0, last_tenth_ = 0;
+};
+
+}  // namespace
+
+Command add_train(CLI::App& app) {
+  CLI::App* sub = app.add_subcommand("train", "Train one configuration and print a per-epoch table");
+  struct Opts {
+    TrainConfig cfg;
+    std::string optimizer = "adam", lr = "0.001", momentum = "0", weight_decay = "0", batch = "64", epochs = "1",
+                steps = "0", seed = "42", threads = "0", warmup = "5", test_limit = "0", out;
+    std::vector<std::string> kernels;
+  };
+  auto o = std::make_shared<Opts>();
+  sub->add_option("--model", o->cfg.model, "Preset (simple, tfcifar) or spec string")->capture_default_str();
+  sub->add_option("--dataset", o->cfg.dataset, "fashion-mnist, mnist:DIR, cifar10:DIR, synthetic:n=N,shape=CxHxW,classes=K")
+      ->capture_default_str();
+  sub->add_option("--backend", o->cfg.backend, "Compute backend (see `cnnbench list`)")->capture_default_str();
+  sub->add_option("--kernel", o->kernels, "Override one op's variant: op=variant or op=family/variant (repeatable)");
+  sub->add_option("--optimizer", o->optimizer, "sgd or adam")->capture_default_str();
+  sub->add_option("--lr", o->lr, "Learning rate")->capture_default_str();
+  sub->add_option("--momentum", o->momentum, "SGD momentum")->capture_default_str();
+  sub->add_option("--weight-decay", o->weight_decay, "L2 weight decay")->capture_default_str();
+  sub->add_option("--batch", o->batch, "Global batch size")->capture_default_str();
+  sub->add_option("--epochs", o->epochs, "Epochs")->capture_default_str();
+  sub->add_option("--steps", o->steps, "Steps per epoch (0 = a full pass over the training set)")->capture_default_str();
+  sub->add_option("--seed", o->seed, "Seed of initialisation and data order")->capture_default_str();
+  sub->add_option("--threads", o->threads, "CPU threads (0 = all cores; cpu-ref always uses 1)")->capture_default_str();
+  sub->add_option("--warmup", o->warmup, "Steps excluded from the step-time statistics")->capture_default_str();
+  sub->add_option("--test-limit", o->test_limit, "Evaluate on the first N test images only (0 = all)")
+      ->capture_default_str();
+  sub->add_option("--out", o->out, "Write the run record (JSON) to this file");
+
+  return {sub, [o] {
+            TrainConfig& cfg = o->cfg;
+            cfg.optimizer.kind = parse_optimizer_kind(o->optimizer);
+            cfg.optimizer.lr = parse_number<double>("--lr", o->lr, "a positive number");
+            cfg.optimizer.momentum = parse_number<double>("--momentum", o->momentum, "a number in [0, 1)");
+            cfg.optimizer.weight_decay = parse_number<double>("--weight-decay", o->weight_decay, "a number >= 0");
+            cfg.batch = parse_number<int>("--batch", o->batch, "a positive integer");
+            cfg.epochs = parse_number<int>("--epochs", o->epochs, "a positive integer");
+            cfg.steps_per_epoch = parse_number<int64_t>("--steps", o->steps, "an integer >= 0");
+            cfg.seed = parse_number<uint64_t>("--seed", o->seed, "an unsigned integer");
+            cfg.threads = parse_number<int>("--threads", o->threads, "an integer >= 0");
+            cfg.warmup_steps = parse_number<int>("--warmup", o->warmup, "an integer >= 0");
+            cfg.test_limit = parse_number<int64_t>("--test-limit", o->test_limit, "an integer >= 0");
+            for (const auto& k : o->kernels) {
+              const auto eq = k.find('=');
+              if (eq == std::string::npos || eq == 0 || eq + 1 == k.size())
+                fail_input("--kernel {}: expected op=variant, e.g. conv_fwd=im2col_gemm", k);
+              cfg.kernels[k.substr(0, eq)] = k.substr(eq + 1);
+            }
+            validate(cfg);
+            // Everything that can be refused is checked before the data is loaded and training starts.
+            if (!o->out.empty()) check_writable(o->out, "--out");
+            resolve_backend(cfg.backend, cfg.kernels);
+            const ModelSpec spec = parse_model(cfg.model);
+
+            const Dataset data = load_dataset(cfg.dataset, cfg.seed);
+            plan_model(spec, data.shape, data.classes);
+            fmt::print("cnnbench train: model {} on {} ({} train / {} test, {}), backend {}, {}, batch {}\n", cfg.model,
+                       data.name, data.train.count(), data.test.count(), data.shape.str(), cfg.backend,
+                       cfg.optimizer.str(), cfg.batch);
+            std::fflush(stdout);
+
+            ProgressPrinter printer;
+            const TrainResult r = train(cfg, data, [&](const Progress& p) { printer(p); });
+            printer.end_line();
+            fmt::print("{:>5} {:>10} {:>9} {:>10} {:>9} {:>9} {:>10}\n", "epoch", "train_loss", "train_acc", "test_loss",
+                       "test_acc", "seconds", "images/s");
+            for (const auto& e : r.epochs)
+              fmt::print("{:>5} {:>10.4f} {:>8.2f}% {:>10.4f} {:>8.2f}% {:>9.2f} {:>10.0f}\n", e.epoch, e.train_loss,
+                         100 * e.train_accuracy, e.test_loss, 100 * e.test_accuracy, e.seconds, e.images_per_second);
+            for (const auto& f : r.fallbacks) fmt::print("note: {}\n", f);
+            if (!o->out.empty()) {
+              write_file_atomic(o->out, run_record(r, data).dump(2) + "\n");
+              fmt::print("wrote {}\n", o->out);
+            }
+            return 0;
+          }};
+}
+
+}  // namespace cnnb::cli

@@ -1,0 +1,193 @@
+#include "bench/harness/run_record.h"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include <cblas.h>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <zlib.h>
+
+#include "bench/harness/stats.h"
+
+#if CNNB_HAVE_CUDA
+#include "backends/cuda/device_query.h"
+#endif
+
+namespace cnnb {
+
+namespace {
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0) {
+      const auto colon = line.find(':');
+      if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
+    }
+  return "unknown";
+}
+
+std::string env_or_unset(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "(unset)";
+}
+
+std::string utc_now() {
+  const auto now = std::chrono::system_clock::now();
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", fmt::gmtime(std::chrono::system_clock::to_time_t(now)));
+}
+
+nlohmann::json ms_stats(std::vector<double> seconds) {
+  if (seconds.empty()) return nullptr;
+  for (double& s : seconds) s *= 1e3;
+  return {{"median", median(seconds)}, {"p10", percentile(seconds, 10)}, {"p90", percentile(seconds, 90)},
+          {"min", *std::min_element(seconds.begin(), seconds.end())},
+          {"max", *std::max_element(seconds.begin(), seconds.end())}};
+}
+
+}  // namespace
+
+double peak_rss_mib() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return -1;
+}
+
+nlohmann::json environment_json() {
+  nlohmann::json env;
+  struct utsname u{};
+  ::uname(&u);
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  env["cpu"] = cpu_model();
+  env["logical_cores"] = std::thread::hardware_concurrency();
+  env["os"] = fmt::format("{} {} {}", u.sysname, u.release, u.machine);
+  env["hostname"] = host;
+  env["compiler"] = fmt::format("g++ {}", __VERSION__);
+  env["cnnbench_version"] = CNNB_VERSION;
+  env["git_commit"] = CNNB_GIT_COMMIT;
+#ifdef NDEBUG
+  env["build_type"] = "release";
+#else
+  env["build_type"] = "debug";
+#endif
+  env["timestamp"] = utc_now();
+  env["libraries"] = {{"openblas", openblas_get_config()},
+                      {"fmt", fmt::format("{}.{}.{}", FMT_VERSION / 10000, FMT_VERSION / 100 % 100, FMT_VERSION % 100)},
+                      {"zlib", zlibVersion()},
+                      {"nlohmann_json", fmt::format("{}.{}.{}", NLOHMANN_JSON_VERSION_MAJOR, NLOHMANN_JSON_VERSION_MINOR,
+                                                    NLOHMANN_JSON_VERSION_PATCH)}};
+  // These change which BLAS kernels run, so they belong with every timing.
+  env["variables"] = {{"OPENBLAS_CORETYPE", env_or_unset("OPENBLAS_CORETYPE")},
+                      {"OPENBLAS_L2_SIZE", env_or_unset("OPENBLAS_L2_SIZE")},
+                      {"OPENBLAS_NUM_THREADS", env_or_unset("OPENBLAS_NUM_THREADS")},
+                      {"OMP_NUM_THREADS", env_or_unset("OMP_NUM_THREADS")}};
+#if CNNB_HAVE_CUDA
+  env["cuda"] = cuda_environment_json();
+#else
+  env["cuda"] = nullptr;
+#endif
+  return env;
+}
+
+nlohmann::json run_record(const TrainResult& r, const Dataset& data) {
+  const TrainConfig& c = r.config;
+  nlohmann::json j;
+  j["schema"] = kRunSchema;
+  j["status"] = "ok";
+  nlohmann::json kernels = nlohmann::json::object();
+  for (const auto& [op, v] : c.kernels) kernels[op] = v;
+  j["config"] = {{"model", c.model},
+                 {"model_spec", r.model_spec},
+                 {"dataset", data.name},
+                 {"backend", c.backend},
+                 {"kernel_overrides", kernels},
+                 {"strategy", "single"},
+                 {"devices", "cpu:1"},
+                 {"replicas", 1},
+                 {"threads", r.threads},
+                 {"batch", c.batch},
+                 {"epochs", c.epochs},
+                 {"steps_per_epoch", r.epochs.empty() ? 0 : r.epochs.front().steps},
+                 {"seed", c.seed},
+                 {"warmup_steps", c.warmup_steps},
+                 {"optimizer",
+                  {{"kind", c.optimizer.kind == OptimizerConfig::Kind::sgd ? "sgd" : "adam"},
+                   {"lr", c.optimizer.lr},
+                   {"momentum", c.optimizer.momentum},
+                   {"weight_decay", c.optimizer.weight_decay},
+                   {"beta1", c.optimizer.beta1},
+                   {"beta2", c.optimizer.beta2},
+                   {"eps", c.optimizer.eps}}}};
+  j["dataset"] = {{"name", data.name},
+                  {"source", data.source},
+                  {"shape", {data.shape.c, data.shape.h, data.shape.w}},
+                  {"classes", data.classes},
+                  {"train", data.train.count()},
+                  {"test", data.test.count()}};
+  j["model"] = {{"params", r.param_count}, {"forward_macs_per_image", r.forward_macs_per_image}, {"layers", r.layers}};
+  nlohmann::json ops = nlohmann::json::object();
+  for (const auto& [op, v] : r.ops) ops[op] = v;
+  j["ops"] = ops;
+  j["fallbacks"] = r.fallbacks;
+
+  nlohmann::json epochs = nlohmann::json::array();
+  for (const auto& e : r.epochs)
+    epochs.push_back({{"epoch", e.epoch},
+                      {"steps", e.steps},
+                      {"train_loss", e.train_loss},
+                      {"train_accuracy", e.train_accuracy},
+                      {"test_loss", e.test_loss},
+                      {"test_accuracy", e.test_accuracy},
+                      {"seconds", e.seconds},
+                      {"eval_seconds", e.eval_seconds},
+                      {"images_per_second", e.images_per_second},
+                      {"wall_seconds", e.wall_seconds}});
+  j["epochs"] = epochs;
+
+  // Step statistics exclude the warm-up steps; with too few steps, all are kept (and the count says so).
+  const size_t skip = r.steps.size() > size_t(c.warmup_steps) ? size_t(c.warmup_steps) : 0;
+  std::vector<double> total, data_t, h2d, fwd, bwd, exch, upd;
+  for (size_t i = skip; i < r.steps.size(); ++i) {
+    const StepTimes& s = r.steps[i];
+    total.push_back(s.total());
+    data_t.push_back(s.data);
+    h2d.push_back(s.h2d);
+    fwd.push_back(s.forward);
+    bwd.push_back(s.backward);
+    exch.push_back(s.exchange);
+    upd.push_back(s.update);
+  }
+  double measured = 0;
+  for (double t : total) measured += t;
+  j["timing"] = {{"steps_measured", total.size()},
+                 {"warmup_steps_excluded", skip},
+                 {"step_ms", ms_stats(total)},
+                 {"phases_ms",
+                  {{"data", ms_stats(data_t)},
+                   {"h2d", ms_stats(h2d)},
+                   {"forward", ms_stats(fwd)},
+                   {"backward", ms_stats(bwd)},
+                   {"exchange", ms_stats(exch)},
+                   {"update", ms_stats(upd)}}},
+                 {"images_per_second", measured > 0 ? double(total.size()) * c.batch / measured : 0.0},
+                 {"train_seconds", r.train_seconds}};
+  if (!r.epochs.empty())
+    j["final"] = {{"test_accuracy", r.epochs.back().test_accuracy},
+                  {"test_loss", r.epochs.back().test_loss},
+                  {"train_loss", r.epochs.back().train_loss}};
+  j["peak_rss_mib"] = peak_rss_mib();
+  j["environment"] = environment_json();
+  return j;
+}
+
+}  // namespace cnnb

@@ -1,0 +1,19 @@
+#pragma once
+// The run record: one JSON object per run, schema "cnnbench.run/1" (documented in the README).
+#include <nlohmann/json.hpp>
+
+#include "bench/harness/trainer.h"
+
+namespace cnnb {
+
+inline constexpr const char* kRunSchema = "cnnbench.run/1";
+
+// CPU, cores, OS, compiler, library versions, GPUs (when built with CUDA), git commit, time.
+nlohmann::json environment_json();
+
+nlohmann::json run_record(const TrainResult& r, const Dataset& data);
+
+// Peak resident set size of this process in MiB (VmHWM), or -1 where /proc is missing.
+double peak_rss_mib();
+
+}  // namespace cnnb

@@ -1,0 +1,135 @@
+#include "core/network.h"
+
+#include "core/error.h"
+
+namespace cnnb {
+
+template <class T>
+Network<T>::Network(const ModelPlan& plan, const OpSet<T>& ops, Device& dev, int max_batch)
+    : plan_(plan),
+      ops_(ops),
+      dev_(dev),
+      max_batch_(max_batch),
+      input_(dev, size_t(max_batch) * size_t(plan.input.size())),
+      labels_(dev, size_t(max_batch)),
+      params_(dev, size_t(plan.param_count)),
+      grads_(dev, size_t(plan.param_count)),
+      losses_(dev, size_t(max_batch)) {
+  CNNB_CHECK(max_batch >= 1, "network batch must be at least 1, got {}", max_batch);
+  for (const auto& l : plan_.layers) {
+    acts_.emplace_back(dev, size_t(max_batch) * size_t(l.out.size()));
+    dacts_.emplace_back(dev, size_t(max_batch) * size_t(l.out.size()));
+  }
+  grads_.zero();
+}
+
+template <class T>
+void Network<T>::check_batch(int n) const {
+  CNNB_CHECK(n >= 1 && n <= max_batch_, "batch of {} does not fit a network built for at most {}", n, max_batch_);
+}
+
+template <class T>
+void Network<T>::forward(int n, bool with_loss) {
+  check_batch(n);
+  const ExecCtx& ctx = dev_.ctx();
+  for (size_t i = 0; i < plan_.layers.size(); ++i) {
+    const LayerPlan& l = plan_.layers[i];
+    const T* x = layer_input(i);
+    T* y = acts_[i].data();
+    switch (l.spec.kind) {
+      case LayerKind::conv: {
+        const ConvGeom g{n, l.in.c, l.in.h, l.in.w, l.spec.filters, l.spec.kernel_h, l.spec.kernel_w, l.spec.stride, l.spec.pad};
+        ops_.conv_fwd(ctx, {g, x, param(l.weight), param(l.bias), y});
+        break;
+      }
+      case LayerKind::relu:
+        ops_.relu_fwd(ctx, {int64_t(n) * l.out.size(), x, y});
+        break;
+      case LayerKind::maxpool: {
+        const PoolGeom g{n, l.in.c, l.in.h, l.in.w, l.spec.window, l.spec.stride, l.spec.pad};
+        ops_.pool_fwd(ctx, {g, x, y});
+        break;
+      }
+      case LayerKind::lrn: {
+        const LrnGeom g{n, l.in.c, l.in.h, l.in.w, l.spec.lrn_size, l.spec.lrn_alpha, l.spec.lrn_beta, l.spec.lrn_k};
+        ops_.lrn_fwd(ctx, {g, x, y});
+        break;
+      }
+      case LayerKind::fc: {
+        const DenseGeom g{n, int(l.in.size()), l.spec.units};
+        ops_.dense_fwd(ctx, {g, x, param(l.weight), param(l.bias), y});
+        break;
+      }
+    }
+  }
+  if (with_loss)
+    ops_.softmax_xent(ctx, {n, plan_.classes, acts_.back().data(), labels_.data(), losses_.data(), dacts_.back().data()});
+}
+
+template <class T>
+void Network<T>::backward(int n) {
+  check_batch(n);
+  const ExecCtx& ctx = dev_.ctx();
+  for (size_t i = plan_.layers.size(); i-- > 0;) {
+    const LayerPlan& l = plan_.layers[i];
+    const T* x = layer_input(i);
+    const T* y = acts_[i].data();
+    const T* dy = dacts_[i].data();
+    T* dx = i == 0 ? nullptr : dacts_[i - 1].data();  // nobody needs the gradient of the images
+    switch (l.spec.kind) {
+      case LayerKind::conv: {
+        const ConvGeom g{n, l.in.c, l.in.h, l.in.w, l.spec.filters, l.spec.kernel_h, l.spec.kernel_w, l.spec.stride, l.spec.pad};
+        ops_.conv_bwd_filter(ctx, {g, x, dy, grad(l.weight), grad(l.bias)});
+        if (dx) ops_.conv_bwd_data(ctx, {g, dy, param(l.weight), dx});
+        break;
+      }
+      case LayerKind::relu:
+        if (dx) ops_.relu_bwd(ctx, {int64_t(n) * l.out.size(), y, dy, dx});
+        break;
+      case LayerKind::maxpool: {
+        const PoolGeom g{n, l.in.c, l.in.h, l.in.w, l.spec.window, l.spec.stride, l.spec.pad};
+        if (dx) ops_.pool_bwd(ctx, {g, x, y, dy, dx});
+        break;
+      }
+      case LayerKind::lrn: {
+        const LrnGeom g{n, l.in.c, l.in.h, l.in.w, l.spec.lrn_size, l.spec.lrn_alpha, l.spec.lrn_beta, l.spec.lrn_k};
+        if (dx) ops_.lrn_bwd(ctx, {g, x, y, dy, dx});
+        break;
+      }
+      case LayerKind::fc: {
+        const DenseGeom g{n, int(l.in.size()), l.spec.units};
+        ops_.dense_bwd(ctx, {g, x, param(l.weight), dy, dx, grad(l.weight), grad(l.bias)});
+        break;
+      }
+    }
+  }
+}
+
+template <class T>
+double Network<T>::mean_loss(int n) const {
+  check_batch(n);
+  std::vector<T> l(static_cast<size_t>(n));
+  losses_.download(l.data(), size_t(n));
+  double sum = 0;
+  for (T v : l) sum += double(v);
+  return sum / n;
+}
+
+template <class T>
+std::vector<T> Network<T>::logits(int n) const {
+  return activation(plan_.layers.size() - 1, n);
+}
+
+template <class T>
+std::vector<T> Network<T>::activation(size_t layer, int n) const {
+  check_batch(n);
+  CNNB_CHECK(layer < acts_.size(), "layer {} out of range (the network has {})", layer, acts_.size());
+  std::vector<T> out(size_t(n) * size_t(plan_.layers[layer].out.size()));
+  acts_[layer].download(out.data(), out.size());
+  return out;
+}
+
+template class Network<float>;
+template class Network<double>;
+
+}  // namespace cnnb
