@@ -302,23 +302,26 @@ TEST(RefOpsSoftmaxXent, KnownLogits) {
   EXPECT_EQ(dz[4], -0.5f);
 }
 
+// The bad label is in the second sample; the first sample's outputs must not have been written either.
 TEST(RefOpsSoftmaxXent, RejectsLabelsOutsideTheClasses) {
   const Vec z(6);
-  Vec loss(2), dz(6);
   for (int32_t bad : {3, -1}) {
     const std::vector<int32_t> labels = {0, bad};
+    Vec loss(2, 99.f), dz(6, 99.f);
     EXPECT_THROW(ref::softmax_xent<float>(kCpu, {2, 3, z.data(), labels.data(), loss.data(), dz.data()}), Error)
         << "label " << bad;
+    EXPECT_EQ(loss, Vec(2, 99.f));
+    EXPECT_EQ(dz, Vec(6, 99.f));
   }
 }
 
 // ---- SGD, lr = 0.1, momentum = 0.9, weight_decay = 0.01, two steps:
 // p = 1, grads 0.5 then -0.2:
-//   step 1: g = 0.5 + 0.01 * 1 = 0.51;             v = 0.51;                     p = 1 - 0.051 = 0.949
-//   step 2: g = -0.2 + 0.01 * 0.949 = -0.19051;     v = 0.9 * 0.51 - 0.19051 = 0.26849;  p = 0.949 - 0.026849 = 0.922151
+//   step 1: g = 0.5 + 0.01 * 1 = 0.51;          v = 0.51;                          p = 1 - 0.051 = 0.949
+//   step 2: g = -0.2 + 0.01 * 0.949 = -0.19051; v = 0.9 * 0.51 - 0.19051 = 0.26849; p = 0.949 - 0.026849 = 0.922151
 // p = -2, grads 1 then 1:
-//   step 1: g = 1 - 0.02 = 0.98;                   v = 0.98;                     p = -2 - 0.098 = -2.098
-//   step 2: g = 1 + 0.01 * -2.098 = 0.97902;       v = 0.882 + 0.97902 = 1.86102; p = -2.098 - 0.186102 = -2.284102
+//   step 1: g = 1 - 0.02 = 0.98;                v = 0.98;                          p = -2 - 0.098 = -2.098
+//   step 2: g = 1 + 0.01 * -2.098 = 0.97902;    v = 0.882 + 0.97902 = 1.86102;     p = -2.098 - 0.186102 = -2.284102
 TEST(RefOpsSgd, TwoStepsWithMomentumAndWeightDecay) {
   const SgdHyper h{.lr = 0.1, .momentum = 0.9, .weight_decay = 0.01};
   Vec p = {1, -2}, v = {0, 0};

@@ -15,10 +15,12 @@ template <class T>
 void softmax_xent(const ExecCtx&, const SoftmaxXentArgsT<T>& a) {
   CNNB_CHECK(a.n > 0 && a.classes > 0, "softmax_xent: expected n > 0 and classes > 0, got n={} classes={}", a.n,
              a.classes);
+  // All labels are checked before anything is written, so a bad batch leaves no partial output.
+  for (int i = 0; i < a.n; ++i)
+    if (a.labels[i] < 0 || a.labels[i] >= a.classes)
+      fail("softmax_xent: label {} of sample {} is outside [0, {})", a.labels[i], i, a.classes);
   for (int i = 0; i < a.n; ++i) {
     const int label = a.labels[i];
-    if (label < 0 || label >= a.classes)
-      fail("softmax_xent: label {} of sample {} is outside [0, {})", label, i, a.classes);
     const T* z = a.logits + int64_t(i) * a.classes;
     double m = double(z[0]);
     for (int j = 1; j < a.classes; ++j) m = std::max(m, double(z[j]));
