@@ -1,5 +1,7 @@
 #pragma once
 // Ops: one plain Args struct per op (shapes + pointers), NCHW, row-major, float32 in every backend.
+// Optional pointers (every variant honours them): conv/dense bias and dbias, dense_bwd's dx,
+// softmax_xent's loss or dlogits, and sgd's velocity when momentum is 0. Backward ops overwrite.
 // The structs are templates only so that the cpu-ref loops can also run in double for gradient checks.
 // C++17: included by .cu files too.
 #include <cstdint>
