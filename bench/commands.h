@@ -12,5 +12,6 @@ struct Command {
 
 Command add_train(CLI::App& app);
 Command add_list(CLI::App& app);
+Command add_verify(CLI::App& app);
 
 }  // namespace cnnb::cli

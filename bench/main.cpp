@@ -11,7 +11,8 @@ int main(int argc, char** argv) {
   CLI::App app{"cnnbench: one CNN, many backends and strategies, measured against a sequential CPU baseline"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("cnnbench ") + CNNB_VERSION + " (" + CNNB_GIT_COMMIT + ")");
-  const std::vector<cnnb::cli::Command> commands = {cnnb::cli::add_train(app), cnnb::cli::add_list(app)};
+  const std::vector<cnnb::cli::Command> commands = {cnnb::cli::add_train(app), cnnb::cli::add_list(app),
+                                                     cnnb::cli::add_verify(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,9 +1,10 @@
 #pragma once
-// The one place cpu-gemm touches OpenBLAS: a lowering::GemmCall issued as cblas_sgemm, and how a call
-// divides its CPU threads between OpenMP and BLAS.
+// The one place cpu-gemm touches OpenBLAS: a lowering::GemmCall issued as cblas_sgemm, whole or cut into
+// blocks over OpenMP threads.
 #include <cblas.h>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "backends/lowering.h"
 
@@ -14,23 +15,40 @@ inline void sgemm(const lowering::GemmCall& g, const float* a, const float* b, f
               g.k, g.alpha, a, g.lda, b, g.ldb, g.beta, c, g.ldc);
 }
 
-// OpenBLAS's thread count is process-wide, so every call sets what it needs before its first GEMM.
-// Replicas on one host that use cpu-gemm concurrently therefore share one setting; each call stays
-// correct, only the split of cores may differ from what one of them asked for.
-inline void set_blas_threads(int n) {
-  if (openblas_get_num_threads() != n) openblas_set_num_threads(n);
+// OpenBLAS runs single-threaded and cpu-gemm does all its threading with OpenMP (ctx.threads): OpenBLAS's
+// thread count is process-wide, so replicas with their own CPU slots could not each set theirs, two
+// multithreaded OpenBLAS calls at once serialise on its lock, and its idle pool would spin beside the
+// OpenMP team. Setting 1 from every call is idempotent, so concurrent replicas cannot disturb each other.
+inline void use_single_threaded_blas() {
+  if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
 }
 
-// Per-image work (im2col + one GEMM per image) is split over images: `images` OpenMP threads, each running
-// single-threaded GEMMs on its own images and scratch. Only when there is one image (or one thread) does
-// BLAS get the threads, since two multithreaded OpenBLAS calls at once would serialise on its lock.
-struct ThreadSplit {
-  int images = 1;  // OpenMP threads over images
-  int blas = 1;    // threads inside each GEMM
-};
-inline ThreadSplit split_threads(int threads, int images) {
-  const int outer = std::max(1, std::min(threads, images));
-  return {outer, outer == 1 ? std::max(1, threads) : 1};
+// One GemmCall over `threads` OpenMP threads: C is cut into blocks along its longer side (whole multiples
+// of 16 rows or columns), and each block is an independent single-threaded SGEMM on shifted pointers.
+// Inside another parallel region it runs the blocks on the calling thread (OpenMP's default of no nesting).
+inline void sgemm_parallel(const lowering::GemmCall& g, const float* a, const float* b, float* c, int threads) {
+  const bool split_n = g.n >= g.m;
+  const int extent = split_n ? g.n : g.m;
+  constexpr int kBlock = 16;
+  const int parts = std::max(1, std::min(threads, extent / kBlock));
+  if (parts == 1) {
+    sgemm(g, a, b, c);
+    return;
+  }
+  const int blocks = (extent + kBlock - 1) / kBlock;
+#pragma omp parallel for num_threads(parts) schedule(static)
+  for (int t = 0; t < parts; ++t) {
+    const int i0 = std::min(extent, blocks * t / parts * kBlock), i1 = std::min(extent, blocks * (t + 1) / parts * kBlock);
+    if (i0 >= i1) continue;
+    lowering::GemmCall part = g;
+    if (split_n) {  // columns i0..i1 of C and of op(B)
+      part.n = i1 - i0;
+      sgemm(part, a, b + (g.trans_b ? int64_t(i0) : int64_t(i0) * g.ldb), c + int64_t(i0) * g.ldc);
+    } else {  // rows i0..i1 of C and of op(A)
+      part.m = i1 - i0;
+      sgemm(part, a + (g.trans_a ? int64_t(i0) * g.lda : int64_t(i0)), b, c + i0);
+    }
+  }
 }
 
 }  // namespace cnnb::cpu

@@ -1,0 +1,269 @@
+// Every kernel variant in kernels.def against cpu/ref on every case of its op (backends/op_cases.h),
+// one GoogleTest per (variant, case): a new kernels.def line is tested without editing this file.
+// CUDA variants are skipped here (cnnbench-gpu-tests runs them on a GPU).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "backends/cpu/ref.h"
+#include "backends/op_cases.h"
+#include "backends/registry.h"
+#include "backends/verify.h"
+#include "core/device.h"
+
+namespace cnnb {
+namespace {
+
+// More threads than this machine's cores on purpose: images split unevenly, and batch-1 cases take the
+// BLAS-threaded path.
+constexpr int kThreads = 3;
+
+std::vector<Op> all_ops() {
+  return {
+#define OP(name, Args) Op::name,
+#include "backends/ops.def"
+#undef OP
+  };
+}
+
+struct KernelCase {
+  const KernelInfo* kernel;
+  OpCase c;
+};
+
+std::vector<KernelCase> kernel_cases() {
+  std::vector<KernelCase> out;
+  for (const KernelInfo& k : all_kernels()) {
+    if (k.family == "cpu" && k.variant == "ref") continue;
+    for (OpCase& c : op_cases(k.op, CaseSet::test)) out.push_back({&k, std::move(c)});
+  }
+  return out;
+}
+
+// conv_fwd/cpu/im2col_gemm + odd_3x3_pad1 -> conv_fwd_cpu_im2col_gemm__odd_3x3_pad1 (GoogleTest allows [A-Za-z0-9_]).
+std::string case_name(const ::testing::TestParamInfo<KernelCase>& info) {
+  std::string s = info.param.kernel->full_name() + "__" + info.param.c.name;
+  for (char& ch : s)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return s;
+}
+
+class KernelsVsRef : public ::testing::TestWithParam<KernelCase> {};
+
+TEST_P(KernelsVsRef, Matches) {
+  const auto& [k, c] = GetParam();
+  if (k->device != DeviceKind::cpu) GTEST_SKIP() << k->full_name() << " needs a GPU: see cnnbench-gpu-tests";
+  auto dev = make_cpu_device(0, kThreads);
+  const VerifyResult r = verify_kernel(*k, c, *dev);
+  EXPECT_TRUE(r.pass) << r.kernel << " on " << r.case_name << " (" << r.geometry << "): " << r.reason
+                      << " [tolerance " << r.tol.str() << "]";
+  EXPECT_FALSE(r.skipped);
+}
+
+INSTANTIATE_TEST_SUITE_P(, KernelsVsRef, ::testing::ValuesIn(kernel_cases()), case_name);
+
+// ---- the case list itself
+
+TEST(KernelsVsRefCases, EveryOpHasNamedCasesAndAReference) {
+  for (Op op : all_ops()) {
+    SCOPED_TRACE(op_name(op));
+    EXPECT_NE(find_kernel(op, "cpu", "ref"), nullptr);
+    for (CaseSet set : {CaseSet::test, CaseSet::micro}) {
+      const auto cases = op_cases(op, set);
+      EXPECT_FALSE(cases.empty());
+      std::set<std::string> names;
+      for (const OpCase& c : cases) {
+        EXPECT_EQ(c.op, op);
+        EXPECT_TRUE(names.insert(c.name).second) << "duplicate case name " << c.name;
+        EXPECT_TRUE(std::all_of(c.name.begin(), c.name.end(),
+                                [](char ch) { return std::islower(static_cast<unsigned char>(ch)) ||
+                                                     std::isdigit(static_cast<unsigned char>(ch)) || ch == '_'; }))
+            << c.name;
+        EXPECT_GT(case_flops(c), 0.0) << c.name;
+        EXPECT_GT(case_bytes(c), 0.0) << c.name;
+      }
+    }
+  }
+}
+
+TEST(KernelsVsRefCases, PresetLayersAreInBothSets) {
+  auto names = [](Op op, CaseSet set) {
+    std::set<std::string> s;
+    for (const auto& c : op_cases(op, set)) s.insert(c.name);
+    return s;
+  };
+  for (const char* n : {"simple_conv1", "simple_conv2", "tfcifar_conv1", "tfcifar_conv2"}) {
+    EXPECT_TRUE(names(Op::conv_fwd, CaseSet::test).count(n)) << n;
+    EXPECT_TRUE(names(Op::conv_bwd_filter, CaseSet::micro).count(n)) << n;
+  }
+  for (const auto& c : op_cases(Op::conv_fwd, CaseSet::micro)) EXPECT_EQ(c.conv.n, 64) << c.name;
+  for (const auto& c : op_cases(Op::dense_fwd, CaseSet::micro)) EXPECT_EQ(c.dense.n, 64) << c.name;
+  // tfcifar's pool: window 3, stride 2, pad 1 turns 32x32 into 16x16, which conv2 and fc1 (64*8*8) expect.
+  for (const auto& c : op_cases(Op::pool_fwd, CaseSet::test)) {
+    if (c.name == "tfcifar_pool1") {
+      EXPECT_EQ(c.pool.p(), 16);
+    }
+  }
+  for (const auto& c : op_cases(Op::sgd_update, CaseSet::micro)) {
+    if (c.name == "tfcifar_params") {
+      EXPECT_EQ(c.count, 1756426);
+    }
+  }
+}
+
+TEST(KernelsVsRefCases, InputsAreDeterministicAndDifferBetweenCases) {
+  const auto cases = op_cases(Op::conv_fwd, CaseSet::test);
+  ASSERT_GE(cases.size(), 2u);
+  const CaseInputs a = make_inputs(cases[0]), b = make_inputs(cases[0]);
+  ASSERT_EQ(a.tensors.size(), b.tensors.size());
+  for (size_t i = 0; i < a.tensors.size(); ++i) EXPECT_EQ(a.tensors[i].values, b.tensors[i].values);
+  OpCase other = cases[0];
+  other.seed += 1;
+  EXPECT_NE(make_inputs(other).tensors[0].values, a.tensors[0].values);
+}
+
+TEST(KernelsVsRefCases, ExactCasesStayExactInFloat) {
+  // The exact rule (max abs error 0) relies on every partial sum being an integer below 2^24.
+  const double limit = 16777216.0;
+  for (Op op : all_ops())
+    for (const OpCase& c : op_cases(op, CaseSet::test)) {
+      if (!c.exact) continue;
+      const double m = std::max(std::abs(c.lo), std::abs(c.hi));
+      const double term = m * 4.0;  // weights and gradients of exact cases lie in [-4, 4]
+      double terms = 1.0;
+      if (op == Op::conv_fwd) terms = double(c.conv.c) * c.conv.r * c.conv.s + 1;
+      if (op == Op::conv_bwd_data) terms = double(c.conv.k) * c.conv.r * c.conv.s;
+      if (op == Op::conv_bwd_filter) terms = double(c.conv.n) * c.conv.p() * c.conv.q();
+      if (op == Op::dense_fwd) terms = c.dense.in + 1.0;
+      if (op == Op::dense_bwd) terms = std::max({double(c.dense.out), double(c.dense.n)});
+      if (op == Op::pool_bwd) terms = double(c.pool.window) * c.pool.window;
+      EXPECT_LT(terms * term, limit) << op_name(op) << " " << c.name;
+    }
+}
+
+TEST(KernelsVsRefCases, InputsOfBackwardOpsAgreeWithTheirForward) {
+  for (const OpCase& c : op_cases(Op::pool_bwd, CaseSet::test)) {
+    const CaseInputs in = make_inputs(c);
+    std::vector<float> y(size_t(c.pool.y_size()));
+    ref::pool_fwd<float>(ExecCtx{}, {c.pool, in.tensors[0].values.data(), y.data()});
+    EXPECT_EQ(in.tensors[1].name, "y");
+    EXPECT_EQ(in.tensors[1].values, y) << c.name;
+  }
+  for (const OpCase& c : op_cases(Op::relu_bwd, CaseSet::test)) {
+    const CaseInputs in = make_inputs(c);
+    EXPECT_TRUE(std::all_of(in.tensors[0].values.begin(), in.tensors[0].values.end(), [](float v) { return v >= 0; }));
+    EXPECT_GT(std::count(in.tensors[0].values.begin(), in.tensors[0].values.end(), 0.0f), 0) << c.name;
+  }
+}
+
+// ---- the checker must be able to fail: deliberately broken kernels
+
+void relu_skips_last(const ExecCtx&, const ReluFwdArgs& a) {
+  for (int64_t i = 0; i + 1 < a.n; ++i) a.y[i] = a.x[i] > 0 ? a.x[i] : 0;
+}
+void conv_one_ulp_off(const ExecCtx& ctx, const ConvFwdArgs& a) {
+  ref::conv_fwd<float>(ctx, a);
+  a.y[a.g.y_size() / 2] = std::nextafter(a.y[a.g.y_size() / 2], 1e9f);
+}
+void dense_bwd_accumulates(const ExecCtx& ctx, const DenseBwdArgs& a) {
+  // Adds into dw instead of overwriting it: the NaN the checker leaves there survives.
+  std::vector<float> dw(size_t(a.g.out) * a.g.in);
+  DenseBwdArgs b = a;
+  b.dw = dw.data();
+  ref::dense_bwd<float>(ctx, b);
+  for (size_t i = 0; i < dw.size(); ++i) a.dw[i] += dw[i];
+}
+void lrn_alpha_not_divided(const ExecCtx& ctx, const LrnFwdArgs& a) {
+  LrnFwdArgs b = a;
+  b.g.alpha = a.g.alpha * a.g.size;
+  ref::lrn_fwd<float>(ctx, b);
+}
+void pool_bwd_last_max(const ExecCtx&, const PoolBwdArgs& a) {
+  // Same as the reference except that ties go to the LAST maximum.
+  const PoolGeom& g = a.g;
+  const int64_t in_plane = int64_t(g.h) * g.w, out_plane = int64_t(g.p()) * g.q();
+  for (int64_t nc = 0; nc < int64_t(g.n) * g.c; ++nc) {
+    const float* x = a.x + nc * in_plane;
+    float* dx = a.dx + nc * in_plane;
+    std::fill(dx, dx + in_plane, 0.0f);
+    for (int p = 0; p < g.p(); ++p)
+      for (int q = 0; q < g.q(); ++q) {
+        int64_t best = -1;
+        for (int i = 0; i < g.window; ++i)
+          for (int j = 0; j < g.window; ++j) {
+            const int ih = p * g.stride - g.pad + i, iw = q * g.stride - g.pad + j;
+            if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) continue;
+            if (best < 0 || x[ih * g.w + iw] >= x[best]) best = ih * g.w + iw;
+          }
+        dx[best] += a.dy[nc * out_plane + p * g.q() + q];
+      }
+  }
+}
+void softmax_throws(const ExecCtx&, const SoftmaxXentArgs&) { throw std::runtime_error("unsupported shape"); }
+
+template <Op op>
+KernelInfo broken(typename OpTraits<op>::Fn fn) {
+  return {op, "test", "broken", DeviceKind::cpu, reinterpret_cast<AnyKernelFn>(fn)};
+}
+
+OpCase first_case(Op op, bool exact) {
+  for (OpCase& c : op_cases(op, CaseSet::test))
+    if (c.exact == exact) return c;
+  throw std::logic_error("no such case");
+}
+
+TEST(KernelsVsRefChecker, RejectsBrokenKernels) {
+  auto dev = make_cpu_device(0, 1);
+  struct Bad {
+    KernelInfo k;
+    OpCase c;
+    const char* tensor;
+  };
+  const Bad bad[] = {
+      {broken<Op::relu_fwd>(&relu_skips_last), first_case(Op::relu_fwd, true), "y"},
+      {broken<Op::conv_fwd>(&conv_one_ulp_off), first_case(Op::conv_fwd, true), "y"},
+      {broken<Op::dense_bwd>(&dense_bwd_accumulates), first_case(Op::dense_bwd, true), "dw"},
+      {broken<Op::lrn_fwd>(&lrn_alpha_not_divided), first_case(Op::lrn_fwd, false), "y"},
+      {broken<Op::pool_bwd>(&pool_bwd_last_max), first_case(Op::pool_bwd, true), "dx"},
+  };
+  for (const Bad& b : bad) {
+    SCOPED_TRACE(op_name(b.k.op));
+    const VerifyResult r = verify_kernel(b.k, b.c, *dev);
+    EXPECT_FALSE(r.pass) << r.reason;
+    EXPECT_EQ(r.worst, b.tensor);
+    EXPECT_NE(r.reason.find(b.tensor), std::string::npos) << r.reason;
+  }
+  const VerifyResult r = verify_kernel(broken<Op::softmax_xent>(&softmax_throws), first_case(Op::softmax_xent, false), *dev);
+  EXPECT_FALSE(r.pass);
+  EXPECT_EQ(r.reason, "threw: unsupported shape");
+}
+
+TEST(KernelsVsRefChecker, ToleranceTable) {
+  const OpCase conv = first_case(Op::conv_fwd, true);
+  EXPECT_TRUE(tolerance_for(conv, "cpu").exact);
+  EXPECT_TRUE(tolerance_for(conv, "cuda").exact);
+  EXPECT_FALSE(tolerance_for(conv, "cudnn").exact);  // FFT / Winograd round integer inputs
+  EXPECT_FALSE(tolerance_for(first_case(Op::conv_fwd, false), "cpu").exact);
+  EXPECT_TRUE(tolerance_for(first_case(Op::pool_bwd, true), "cudnn").exact);
+  EXPECT_LE(tolerance_for(first_case(Op::lrn_bwd, false), "cpu").nmse, 1e-9);
+}
+
+TEST(KernelsVsRefChecker, VerifyAllRowsForAFilter) {
+  const auto rows = verify_all("relu_fwd/cpu/omp", 2);
+  ASSERT_EQ(rows.size(), op_cases(Op::relu_fwd, CaseSet::test).size());
+  for (const auto& r : rows) {
+    EXPECT_EQ(r.kernel, "relu_fwd/cpu/omp");
+    EXPECT_TRUE(r.pass) << r.case_name << ": " << r.reason;
+    EXPECT_FALSE(r.skipped);
+  }
+  EXPECT_TRUE(verify_all("no-such-variant", 1).empty());
+}
+
+}  // namespace
+}  // namespace cnnb
