@@ -55,7 +55,8 @@ void read_records(const fs::path& file, uint64_t count, Split& split) {
     char label = 0;
     in.read(&label, 1);
     in.read(reinterpret_cast<char*>(split.images.data() + first_image + i * kImageBytes), kImageBytes);
-    if (!in) fail_input("{}: file ends inside record {}; expected {} records of {} bytes", name, i, count, kRecordBytes);
+    if (!in)
+      fail_input("{}: file ends inside record {}; expected {} records of {} bytes", name, i, count, kRecordBytes);
     const auto value = uint8_t(label);
     if (value >= kCifarClasses)
       fail_input("{}: record {} has label {}; expected 0..{}", name, i, value, kCifarClasses - 1);

@@ -57,7 +57,7 @@ std::string expected_magic(int rank) {
 // One IDX file opened for reading: plain bytes, or a gzip stream when it starts with 1f 8b.
 class IdxInput {
  public:
-  explicit IdxInput(const fs::path& file) : file_(file), name_(file.string()) {
+  explicit IdxInput(const fs::path& file) : name_(file.string()) {
     std::error_code ec;
     file_size_ = fs::file_size(file, ec);
     if (ec) fail_input("{}: cannot read IDX file ({})", name_, ec.message());
@@ -104,7 +104,8 @@ class IdxInput {
       int err = Z_OK;
       gzerror(gz_.get(), &err);
       if (err != Z_OK) fail_gzip();
-      fail_input("{}: decompressed data ends after {} of the {} bytes of {}; the file is truncated or its header is wrong",
+      fail_input("{}: decompressed data ends after {} of the {} bytes of {}; the file is truncated or its header is "
+                 "wrong",
                  name_, done, dst.size(), what);
     }
   }
@@ -134,12 +135,11 @@ class IdxInput {
     // zlib prefixes its message with the path it was opened with; we name the file ourselves.
     if (const std::string prefix = name_ + ": "; msg.starts_with(prefix)) msg.erase(0, prefix.size());
     if (err == Z_ERRNO) fail_input("{}: read error ({})", name_, std::strerror(errno));
-    if (err == Z_BUF_ERROR) fail_input("{}: gzip stream ends early (zlib: {}); the file is truncated or corrupt", name_,
-                 msg);
+    if (err == Z_BUF_ERROR)
+      fail_input("{}: gzip stream ends early (zlib: {}); the file is truncated or corrupt", name_, msg);
     fail_input("{}: corrupt gzip data (zlib: {})", name_, msg);
   }
 
-  fs::path file_;
   std::string name_;
   uint64_t file_size_ = 0;
   uint64_t consumed_ = 0;
@@ -235,11 +235,12 @@ IdxArray read_idx(const fs::path& file, int expected_rank) {
       fail_input("{}: truncated: the file is {} bytes but its IDX header describes {} ({}-byte header + {} = {} bytes)",
                  name, in.file_size(), expected, header_bytes, dims_text, data_bytes);
     if (in.file_size() > expected)
-      fail_input("{}: {} trailing bytes: the file is {} bytes but its IDX header describes {} ({}-byte header + {} = {} "
-                 "bytes)",
+      fail_input("{}: {} trailing bytes: the file is {} bytes but its IDX header describes {} ({}-byte header + {} = "
+                 "{} bytes)",
                  name, in.file_size() - expected, in.file_size(), expected, header_bytes, dims_text, data_bytes);
   } else if (data_bytes > in.file_size() * kMaxDeflateRatio) {
-    fail_input("{}: IDX header describes {} = {} bytes, but a {}-byte gzip file holds at most {}; the header is corrupt",
+    fail_input("{}: IDX header describes {} = {} bytes, but a {}-byte gzip file holds at most {}; the header is "
+               "corrupt",
                name, dims_text, data_bytes, in.file_size(), in.file_size() * kMaxDeflateRatio);
   }
 

@@ -96,8 +96,8 @@ SyntheticSpec parse_spec(std::string_view spec) {
       once(shape);
       shape = parse_shape(spec, value);
     } else {
-      fail_input("synthetic spec '{}': unknown key '{}'; expected n, shape, classes and optionally test ({})", spec, key,
-                 kForm);
+      fail_input("synthetic spec '{}': unknown key '{}'; expected n, shape, classes and optionally test ({})", spec,
+                 key, kForm);
     }
   }
   for (const auto& [missing, key] : {std::pair{!n, "n"}, {!shape, "shape"}, {!classes, "classes"}})
