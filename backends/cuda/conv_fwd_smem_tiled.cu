@@ -9,6 +9,7 @@
 // accumulates from shared memory only. Stride and padding are handled by the patch origin
 // (p0*stride - pad) and the per-thread offset (ty*stride); threads outside the output still help
 // load and reach every barrier, they only skip the store. Summation order is naive's (c, r, s).
+#include "backends/cuda/geometry_checks.h"
 #include "backends/cuda/launch.cuh"
 #include "backends/ops.h"
 #include "core/error.h"
@@ -79,7 +80,7 @@ __global__ void conv_fwd_tiled_kernel(ConvFwdArgs a, TileGeom t) {
 void conv_fwd_smem_tiled(const ExecCtx& ctx, const ConvFwdArgs& a) {
   const ConvGeom& g = a.g;
   cudaStream_t stream = stream_of(ctx, "conv_fwd/cuda/smem_tiled");
-  if (a.g.y_size() <= 0) return;
+  check_geometry(g, "conv_fwd/cuda/smem_tiled");
   TileGeom t;
   t.p = g.p();
   t.q = g.q();

@@ -32,7 +32,7 @@ void dense_bwd_naive(const ExecCtx& ctx, const DenseBwdArgs& a) {
   const char* name = "dense_bwd/cuda/naive";
   if (a.dx) launch_grid(ctx, name, dense_bwd_data_kernel, int64_t(a.g.n) * a.g.in, a);  // null for the first layer
   launch_grid(ctx, name, dense_bwd_filter_kernel, int64_t(a.g.out) * a.g.in, a);
-  launch_grid(ctx, name, dense_bwd_bias_kernel, int64_t(a.g.out), a);
+  if (a.dbias) launch_grid(ctx, name, dense_bwd_bias_kernel, int64_t(a.g.out), a);
 }
 
 }  // namespace cnnb::cuda

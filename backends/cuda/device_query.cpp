@@ -99,4 +99,7 @@ void to_json(nlohmann::json& j, const CudaEnv& e) {
 }
 
 }  // namespace cuda
+
+nlohmann::json cuda_environment_json() { return cuda::cuda_environment(); }
+
 }  // namespace cnnb

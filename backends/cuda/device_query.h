@@ -38,3 +38,10 @@ void to_json(nlohmann::json& j, const GpuInfo& g);
 void to_json(nlohmann::json& j, const CudaEnv& e);
 
 }  // namespace cnnb::cuda
+
+namespace cnnb {
+
+// cuda_environment() as the run record's "cuda" object: versions, GPUs, and why none is usable.
+nlohmann::json cuda_environment_json();
+
+}  // namespace cnnb

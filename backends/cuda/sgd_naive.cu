@@ -1,6 +1,7 @@
 // sgd_update, cuda/naive: one thread per parameter, in place.
 #include "backends/cuda/launch.cuh"
 #include "backends/cuda/naive_bodies.h"
+#include "core/error.h"
 
 namespace cnnb::cuda {
 
@@ -13,6 +14,8 @@ __global__ void sgd_update_kernel(int64_t n, SgdArgs a) {
 }  // namespace
 
 void sgd_update_naive(const ExecCtx& ctx, const SgdArgs& a) {
+  CNNB_CHECK(a.velocity || a.h.momentum == 0.0, "sgd_update/cuda/naive: momentum {} needs a velocity buffer, got none",
+             a.h.momentum);
   launch_grid(ctx, "sgd_update/cuda/naive", sgd_update_kernel, a.n, a);
 }
 
