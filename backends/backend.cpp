@@ -29,7 +29,9 @@ const std::vector<Recipe>& recipes() {
         {"dense_fwd", {"cpu/gemm"}}, {"dense_bwd", {"cpu/gemm"}}, {"*", {"cpu/omp"}}},
        ""},
       {"cpu-onednn", DeviceKind::cpu, "oneDNN primitives (the CPU counterpart of cuDNN), reorders included",
-       {{"*", {"onednn/dnnl", "cpu/omp"}}}, "built without oneDNN"},
+       // oneDNN has no optimizer primitives: the updates are the OpenMP loops by design, not a fallback.
+       {{"sgd_update", {"cpu/omp"}}, {"adam_update", {"cpu/omp"}}, {"*", {"onednn/dnnl", "cpu/omp"}}},
+       "built without oneDNN"},
       {"cuda-naive", DeviceKind::cuda, "one CUDA thread per output element for every op", {{"*", {"cuda/naive"}}},
        "built without CUDA"},
       {"cuda-gemm", DeviceKind::cuda, "im2col/col2im CUDA kernels + cuBLAS SGEMM, naive CUDA kernels for the rest",
