@@ -6,6 +6,8 @@
 #include "core/device.h"
 #include "core/model_spec.h"
 #include "datasets/dataset.h"
+#include "strategies/comm/communicator.h"
+#include "strategies/strategy.h"
 
 namespace cnnb::cli {
 
@@ -24,7 +26,12 @@ Command add_list(CLI::App& app) {
                  b.available ? std::string(b.description) : std::string(b.unavailable_reason));
     fmt::print("\nkernel variants (op/family/variant):\n");
     for (const auto& k : all_kernels()) fmt::print("  {:<36} {}\n", k.full_name(), device_kind_name(k.device));
-    fmt::print("\nstrategies:\n  single      one replica (the others arrive with multi-device support)\n");
+    fmt::print("\nstrategies:\n");
+    for (const auto& st : strategy_infos()) fmt::print("  {:<11} {}\n", st.name, st.description);
+    fmt::print("\ncommunicators:\n");
+    for (const auto& c : communicator_infos())
+      fmt::print("  {:<11} {:<13} {}\n", c.name, c.available ? "available" : "not in build",
+                 c.available ? std::string(c.description) : fmt::format("needs {}", c.requirement));
     fmt::print("\nCUDA devices: {}\n", cuda_device_count());
     return 0;
   }};

@@ -10,6 +10,7 @@
 #include "bench/harness/trainer.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/model_spec.h"
 
 namespace cnnb::cli {
 
@@ -62,10 +63,13 @@ class ProgressPrinter {
 
 Command add_train(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("train", "Train one configuration and print a per-epoch table");
+  // A flag given twice takes its last value, as in most CLIs (scripts append overrides).
+  sub->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   struct Opts {
     TrainConfig cfg;
     std::string optimizer = "adam", lr = "0.001", momentum = "0", weight_decay = "0", batch = "64", epochs = "1",
-                steps = "0", seed = "42", threads = "0", warmup = "5", test_limit = "0", out;
+                steps = "0", seed = "42", threads = "0", warmup = "5", test_limit = "0", sync_every = "1", buckets = "0",
+                comm_timeout = "300", out;
     std::vector<std::string> kernels;
   };
   auto o = std::make_shared<Opts>();
@@ -86,6 +90,16 @@ Command add_train(CLI::App& app) {
   sub->add_option("--warmup", o->warmup, "Steps excluded from the step-time statistics")->capture_default_str();
   sub->add_option("--test-limit", o->test_limit, "Evaluate on the first N test images only (0 = all)")
       ->capture_default_str();
+  sub->add_option("--strategy", o->cfg.strategy, "single, allreduce, tower, param-avg or independent (see `cnnbench list`)")
+      ->capture_default_str();
+  sub->add_option("--devices", o->cfg.devices,
+                  "Replica devices of each process: cpu:R, gpu:0,1, gpu:all or gpu:local (default: one of the backend's kind)");
+  sub->add_option("--comm", o->cfg.comm, "Communicator: auto, threads, mpi or nccl")->capture_default_str();
+  sub->add_option("--sync-every", o->sync_every, "param-avg: average the parameters every k steps")->capture_default_str();
+  sub->add_option("--buckets", o->buckets, "allreduce: gradient buckets of about this many MiB (0 = one call)")
+      ->capture_default_str();
+  sub->add_option("--comm-timeout", o->comm_timeout, "Seconds one collective may wait for the other processes")
+      ->capture_default_str();
   sub->add_option("--out", o->out, "Write the run record (JSON) to this file");
 
   return {sub, [o] {
@@ -101,6 +115,9 @@ Command add_train(CLI::App& app) {
             cfg.threads = parse_number<int>("--threads", o->threads, "an integer >= 0");
             cfg.warmup_steps = parse_number<int>("--warmup", o->warmup, "an integer >= 0");
             cfg.test_limit = parse_number<int64_t>("--test-limit", o->test_limit, "an integer >= 0");
+            cfg.sync_every = parse_number<int>("--sync-every", o->sync_every, "a positive integer");
+            cfg.bucket_mb = parse_number<double>("--buckets", o->buckets, "a size in MiB >= 0");
+            cfg.comm_timeout = parse_number<double>("--comm-timeout", o->comm_timeout, "a positive number of seconds");
             for (const auto& k : o->kernels) {
               const auto eq = k.find('=');
               if (eq == std::string::npos || eq == 0 || eq + 1 == k.size())
@@ -108,20 +125,32 @@ Command add_train(CLI::App& app) {
               cfg.kernels[k.substr(0, eq)] = k.substr(eq + 1);
             }
             validate(cfg);
+            // Under mpirun every rank runs this; rank 0 alone prints and writes.
+            const auto processes = open_process_group(cfg);
+            const bool root = processes->root();
             // Everything that can be refused is checked before the data is loaded and training starts.
-            if (!o->out.empty()) check_writable(o->out, "--out");
+            if (root && !o->out.empty()) check_writable(o->out, "--out");
             resolve_backend(cfg.backend, cfg.kernels);
             const ModelSpec spec = parse_model(cfg.model);
+            const ParallelPlan pp = plan_parallel(cfg, *processes);
 
             const Dataset data = load_dataset(cfg.dataset, cfg.seed);
             plan_model(spec, data.shape, data.classes);
-            fmt::print("cnnbench train: model {} on {} ({} train / {} test, {}), backend {}, {}, batch {}\n", cfg.model,
-                       data.name, data.train.count(), data.test.count(), data.shape.str(), cfg.backend,
-                       cfg.optimizer.str(), cfg.batch);
-            std::fflush(stdout);
+            if (root) {
+              fmt::print("cnnbench train: model {} on {} ({} train / {} test, {}), backend {}, {}, batch {}", cfg.model,
+                         data.name, data.train.count(), data.test.count(), data.shape.str(), cfg.backend,
+                         cfg.optimizer.str(), cfg.batch);
+              if (cfg.strategy != "single" || pp.world > 1)
+                fmt::print(", strategy {} on {} replicas ({}{}, comm {})", cfg.strategy, pp.world, pp.devices.str(),
+                           processes->size() > 1 ? fmt::format(" x {} processes", processes->size()) : "",
+                           comm_name(pp.comm));
+              fmt::print("\n");
+              std::fflush(stdout);
+            }
 
             ProgressPrinter printer;
-            const TrainResult r = train(cfg, data, [&](const Progress& p) { printer(p); });
+            const TrainResult r = train(cfg, data, [&](const Progress& p) { printer(p); }, *processes);
+            if (!root) return 0;
             printer.end_line();
             fmt::print("{:>5} {:>10} {:>9} {:>10} {:>9} {:>9} {:>10}\n", "epoch", "train_loss", "train_acc", "test_loss",
                        "test_acc", "seconds", "images/s");

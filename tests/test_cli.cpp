@@ -25,6 +25,8 @@ struct BadCase {
   std::string name, args, expect;
 };
 
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
+
 class CliBadInput : public ::testing::TestWithParam<BadCase> {};
 
 TEST_P(CliBadInput, OneClearMessageNonZeroExitNoOutputFile) {

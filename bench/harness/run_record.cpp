@@ -14,6 +14,7 @@
 #include <zlib.h>
 
 #include "bench/harness/stats.h"
+#include "strategies/comm/process_group.h"
 
 #if CNNB_HAVE_CUDA
 #include "backends/cuda/device_query.h"
@@ -82,6 +83,7 @@ nlohmann::json environment_json() {
 #endif
   env["timestamp"] = utc_now();
   env["libraries"] = {{"openblas", openblas_get_config()},
+                      {"mpi", mpi_library_version().empty() ? nlohmann::json(nullptr) : nlohmann::json(mpi_library_version())},
                       {"fmt", fmt::format("{}.{}.{}", FMT_VERSION / 10000, FMT_VERSION / 100 % 100, FMT_VERSION % 100)},
                       {"zlib", zlibVersion()},
                       {"nlohmann_json", fmt::format("{}.{}.{}", NLOHMANN_JSON_VERSION_MAJOR, NLOHMANN_JSON_VERSION_MINOR,
@@ -111,9 +113,14 @@ nlohmann::json run_record(const TrainResult& r, const Dataset& data) {
                  {"dataset", data.name},
                  {"backend", c.backend},
                  {"kernel_overrides", kernels},
-                 {"strategy", "single"},
-                 {"devices", "cpu:1"},
-                 {"replicas", 1},
+                 {"strategy", c.strategy},
+                 {"devices", r.devices},
+                 {"replicas", r.replicas},
+                 {"processes", r.processes},
+                 {"replicas_per_process", r.local_replicas},
+                 {"comm", r.comm},
+                 {"sync_every", c.sync_every},
+                 {"bucket_mb", c.bucket_mb},
                  {"threads", r.threads},
                  {"batch", c.batch},
                  {"epochs", c.epochs},
@@ -157,6 +164,10 @@ nlohmann::json run_record(const TrainResult& r, const Dataset& data) {
   // Step statistics exclude the warm-up steps; with too few steps, all are kept (and the count says so).
   const size_t skip = r.steps.size() > size_t(c.warmup_steps) ? size_t(c.warmup_steps) : 0;
   std::vector<double> total, data_t, h2d, fwd, bwd, exch, upd;
+  // Steps that exchanged (param-avg exchanges every k-th step only): their times and bandwidths.
+  std::vector<double> exch_on, algbw, busbw;
+  double bytes = 0, exch_sum = 0;
+  const double n = r.replicas;
   for (size_t i = skip; i < r.steps.size(); ++i) {
     const StepTimes& s = r.steps[i];
     total.push_back(s.total());
@@ -166,9 +177,31 @@ nlohmann::json run_record(const TrainResult& r, const Dataset& data) {
     bwd.push_back(s.backward);
     exch.push_back(s.exchange);
     upd.push_back(s.update);
+    bytes += s.exchange_bytes;
+    exch_sum += s.exchange;
+    if (s.exchange_bytes > 0 && s.exchange > 0) {
+      exch_on.push_back(s.exchange);
+      algbw.push_back(s.exchange_bytes / s.exchange / 1e9);
+      busbw.push_back(algbw.back() * 2 * (n - 1) / n);
+    }
   }
   double measured = 0;
   for (double t : total) measured += t;
+  const auto median_or_null = [](const std::vector<double>& v) -> nlohmann::json {
+    return v.empty() ? nlohmann::json(nullptr) : nlohmann::json(median(v));
+  };
+  // bytes: the size of the buffer each replica exchanges (nccl-tests' "size"); busbw = algbw * 2(N-1)/N.
+  const nlohmann::json exchange = {
+      {"communicator", r.comm},
+      {"process_group", r.process_group},
+      {"calls_per_exchange", r.exchange_calls},
+      {"steps_with_exchange", exch_on.size()},
+      {"bytes_per_step", total.empty() ? 0.0 : bytes / double(total.size())},
+      {"bytes_per_exchange", r.exchange_calls > 0 ? double(r.param_count) * sizeof(float) : 0.0},
+      {"exchange_ms", ms_stats(exch_on)},
+      {"share_of_step", measured > 0 ? exch_sum / measured : 0.0},
+      {"algbw_gbps", median_or_null(algbw)},
+      {"busbw_gbps", median_or_null(busbw)}};
   j["timing"] = {{"steps_measured", total.size()},
                  {"warmup_steps_excluded", skip},
                  {"step_ms", ms_stats(total)},
@@ -179,6 +212,7 @@ nlohmann::json run_record(const TrainResult& r, const Dataset& data) {
                    {"backward", ms_stats(bwd)},
                    {"exchange", ms_stats(exch)},
                    {"update", ms_stats(upd)}}},
+                 {"exchange", exchange},
                  {"images_per_second", measured > 0 ? double(total.size()) * c.batch / measured : 0.0},
                  {"train_seconds", r.train_seconds}};
   if (!r.epochs.empty())

@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <thread>
 
 #include <fmt/format.h>
 
 #include "core/error.h"
 #include "core/network.h"
+#include "strategies/replica.h"
 
 namespace cnnb {
 
@@ -18,7 +20,40 @@ using Clock = std::chrono::steady_clock;
 
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-int default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+int cores() { return int(std::max(1u, std::thread::hardware_concurrency())); }
+
+#if !CNNB_HAVE_MPI
+// Processes mpirun started, read from the launcher's environment: what a build without MPI can know.
+int launcher_world_size() {
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"})
+    if (const char* s = std::getenv(v)) return std::max(1, std::atoi(s));
+  return 1;
+}
+#endif
+
+// Under MPI each step is as slow as the slowest rank: rank 0 replaces its times of steps [first, end)
+// with those of the rank whose step took longest. Collective: every rank calls it.
+void take_slowest_rank(ProcessGroup& pg, std::vector<StepTimes>& steps, size_t first) {
+  if (pg.size() == 1) return;
+  constexpr size_t kFields = 7;
+  std::vector<double> mine;
+  for (size_t i = first; i < steps.size(); ++i) {
+    const StepTimes& t = steps[i];
+    mine.insert(mine.end(), {t.data, t.h2d, t.forward, t.backward, t.exchange, t.update, t.exchange_bytes});
+  }
+  const std::vector<double> all = pg.gather(mine);
+  if (!pg.root()) return;
+  const size_t n = steps.size() - first;
+  for (size_t s = 0; s < n; ++s) {
+    StepTimes best = steps[first + s];
+    for (int r = 0; r < pg.size(); ++r) {
+      const double* f = all.data() + (size_t(r) * n + s) * kFields;
+      const StepTimes t{f[0], f[1], f[2], f[3], f[4], f[5], f[6]};
+      if (t.total() > best.total()) best = t;
+    }
+    steps[first + s] = best;
+  }
+}
 
 // Runs the test set through the network in batches; returns {mean loss, accuracy}.
 std::pair<double, double> evaluate(Network<float>& net, const Dataset& data, int64_t limit, std::vector<float>& x,
@@ -60,16 +95,82 @@ void validate(const TrainConfig& cfg) {
   if (cfg.threads < 0) fail_input("--threads must be 0 (all cores) or positive, got {}", cfg.threads);
   if (cfg.warmup_steps < 0) fail_input("--warmup must be >= 0, got {}", cfg.warmup_steps);
   if (cfg.test_limit < 0) fail_input("--test-limit must be >= 0, got {}", cfg.test_limit);
+  check_strategy_name(cfg.strategy);
+  if (cfg.comm != "auto") parse_comm(cfg.comm);
+  if (cfg.sync_every < 1) fail_input("--sync-every must be a positive integer, got {}", cfg.sync_every);
+  if (!(cfg.bucket_mb >= 0) || !std::isfinite(cfg.bucket_mb))
+    fail_input("--buckets must be a size in MiB >= 0 (0 = one call), got {}", cfg.bucket_mb);
+  if (!(cfg.comm_timeout > 0) || !std::isfinite(cfg.comm_timeout))
+    fail_input("--comm-timeout must be a positive number of seconds, got {}", cfg.comm_timeout);
+}
+
+std::unique_ptr<ProcessGroup> open_process_group(const TrainConfig& cfg) {
+  if (cfg.comm == "mpi" || launched_by_mpi()) {
+#if !CNNB_HAVE_MPI
+    if (cfg.comm != "mpi" && launcher_world_size() > 1)
+      fail_input("mpirun started {} processes, but this cnnbench was built without MPI (install libopenmpi-dev and "
+                 "re-run cmake)", launcher_world_size());
+    if (cfg.comm != "mpi") return make_single_process_group();
+#endif
+    return make_mpi_process_group(cfg.comm_timeout);
+  }
+  return make_single_process_group();
+}
+
+ParallelPlan plan_parallel(const TrainConfig& cfg, const ProcessGroup& pg) {
+  validate(cfg);
+  ParallelPlan p;
+  const DeviceKind kind = backend_device(cfg.backend);
+  p.devices = parse_devices(cfg.devices, kind, pg.local_rank());
+  p.options = {cfg.sync_every, cfg.bucket_mb};
+  const auto strategy = make_strategy(cfg.strategy, p.options);
+  p.world = pg.size() * p.devices.count();
+  const std::string where = pg.size() == 1 ? fmt::format("--devices {}", p.devices.str())
+                                           : fmt::format("--devices {} in each of {} processes", p.devices.str(), pg.size());
+  if (!strategy->multi_replica() && p.world > 1)
+    fail_input("strategy {} runs one replica, but {} gives {}; use --strategy allreduce, tower, param-avg or independent",
+               cfg.strategy, where, p.world);
+  if (cfg.batch % p.world != 0)
+    fail_input("--batch {} does not split evenly over the {} replicas of {}: use a multiple of {}", cfg.batch, p.world,
+               where, p.world);
+  if (cfg.comm == "auto") {
+    const auto infos = communicator_infos();
+    const bool have_nccl = std::any_of(infos.begin(), infos.end(), [](const CommInfo& c) {
+      return c.kind == CommKind::nccl && c.available;
+    });
+    if (kind == DeviceKind::cuda && have_nccl)
+      p.comm = CommKind::nccl;
+    else
+      p.comm = pg.size() > 1 ? CommKind::mpi : CommKind::threads;
+  } else {
+    p.comm = parse_comm(cfg.comm);
+  }
+  if (p.comm == CommKind::nccl && kind != DeviceKind::cuda)
+    fail_input("--comm nccl exchanges between GPUs, but backend {} runs on the CPU", cfg.backend);
+  if (p.comm == CommKind::threads && pg.size() > 1)
+    fail_input("--comm threads connects the replicas of one process, but mpirun started {} processes: use --comm mpi",
+               pg.size());
+  if (cfg.backend == "cpu-ref")
+    p.threads = 1;
+  else if (cfg.threads > 0)
+    p.threads = cfg.threads;
+  else
+    p.threads = kind == DeviceKind::cpu ? std::max(1, cores() / (pg.local_size() * p.devices.count())) : 1;
+  return p;
 }
 
 TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn& progress) {
-  validate(cfg);
+  const auto pg = open_process_group(cfg);
+  return train(cfg, data, progress, *pg);
+}
+
+TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn& progress_fn, ProcessGroup& pg) {
+  const ParallelPlan pp = plan_parallel(cfg, pg);
   const ModelPlan plan = plan_model(parse_model(cfg.model), data.shape, data.classes);
   const OpSet<float> ops = resolve_backend(cfg.backend, cfg.kernels);
-  if (backend_device(cfg.backend) != DeviceKind::cpu)
-    fail_input("backend {} runs on a GPU; `cnnbench train` drives CPU replicas only so far", cfg.backend);
   if (data.train.count() < cfg.batch)
     fail_input("--batch {} is larger than the training set of {} ({} images)", cfg.batch, data.name, data.train.count());
+  const ProgressFn progress = pg.root() ? progress_fn : nullptr;
 
   TrainResult r;
   r.config = cfg;
@@ -80,19 +181,24 @@ TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn&
     r.layers.push_back(fmt::format("{} {} {} -> {}", l.name, l.spec.str(), l.in.str(), l.out.str()));
   for (int i = 0; i < kOpCount; ++i) r.ops.emplace_back(op_name(Op(i)), ops.chosen[size_t(i)]);
   r.fallbacks = ops.fallbacks;
-  r.threads = cfg.backend == "cpu-ref" ? 1 : (cfg.threads > 0 ? cfg.threads : default_threads());
+  r.threads = pp.threads;
+  r.devices = pp.devices.str();
+  r.replicas = pp.world;
+  r.local_replicas = pp.devices.count();
+  r.processes = pg.size();
+  r.rank = pg.rank();
+  r.process_group = pg.name();
 
-  auto dev = make_cpu_device(0, r.threads);
-  Network<float> net(plan, ops, *dev, cfg.batch);
-  const std::vector<float> init = init_params(plan, cfg.seed);
-  net.device().upload(net.params(), init.data(), init.size() * sizeof(float));
-  Optimizer<float> opt(cfg.optimizer, *dev, plan.param_count);
+  ReplicaSet rs(ReplicaSetup{plan, ops, cfg.optimizer, pp.devices, pp.threads, cfg.batch / pp.world,
+                             pg.rank() * pp.devices.count(), cfg.seed});
+  const auto comm = make_communicator(pp.comm, pg, rs.devices(), CommOptions{cfg.comm_timeout});
+  const auto strategy = make_strategy(cfg.strategy, pp.options);
+  strategy->setup(rs, *comm);
+  r.comm = std::string(comm->name());
+  r.exchange_calls = strategy->exchange_calls();
 
   const int64_t full_steps = data.train.count() / cfg.batch;
   const int64_t steps = cfg.steps_per_epoch > 0 ? std::min(cfg.steps_per_epoch, full_steps) : full_steps;
-  const size_t image = size_t(data.shape.size());
-  std::vector<float> x(size_t(cfg.batch) * image);
-  std::vector<int32_t> y(size_t(cfg.batch));
   const auto t_start = Clock::now();
 
   for (int epoch = 1; epoch <= cfg.epochs; ++epoch) {
@@ -100,42 +206,20 @@ TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn&
     EpochStats es;
     es.epoch = epoch;
     es.steps = steps;
-    double loss_sum = 0;
-    int64_t correct = 0;
+    double loss_sum = 0;  // sum over steps of this process's mean loss
+    int64_t correct = 0, images = 0;
     double epoch_seconds = 0;
+    const size_t first_step = r.steps.size();
     auto last_report = Clock::now() - std::chrono::seconds(1);
     for (int64_t s = 0; s < steps; ++s) {
       StepTimes st;
-      auto t = Clock::now();
-      build_batch(data.train, data.shape, std::span(order.data() + s * cfg.batch, size_t(cfg.batch)), x.data(), y.data());
-      st.data = since(t);
-      t = Clock::now();
-      net.device().upload(net.input(), x.data(), x.size() * sizeof(float));
-      net.device().upload(net.labels(), y.data(), y.size() * sizeof(int32_t));
-      net.device().synchronize();
-      st.h2d = since(t);
-      t = Clock::now();
-      net.forward(cfg.batch, true);
-      net.device().synchronize();
-      st.forward = since(t);
-      t = Clock::now();
-      net.backward(cfg.batch);
-      net.device().synchronize();
-      st.backward = since(t);
-      t = Clock::now();
-      opt.step(ops, net.params(), net.grads());
-      net.device().synchronize();
-      st.update = since(t);
+      const GlobalBatch batch{data.train, data.shape, std::span(order.data() + s * cfg.batch, size_t(cfg.batch))};
+      const ShardStats ss = strategy->step(rs, *comm, batch, st);
       r.steps.push_back(st);
       epoch_seconds += st.total();
-
-      // Bookkeeping outside the timed phases: the loss and accuracy of this batch.
-      loss_sum += net.mean_loss(cfg.batch);
-      const std::vector<float> logits = net.logits(cfg.batch);
-      for (int i = 0; i < cfg.batch; ++i) {
-        const float* row = logits.data() + size_t(i) * size_t(data.classes);
-        correct += int(std::max_element(row, row + data.classes) - row) == y[size_t(i)];
-      }
+      loss_sum += ss.loss_sum / double(ss.images);
+      correct += ss.correct;
+      images += ss.images;
       if (!std::isfinite(loss_sum))
         fail("training diverged at epoch {} step {}: the loss is {} (try a smaller --lr)", epoch, s + 1, loss_sum);
       if (progress && (since(last_report) >= 0.25 || s + 1 == steps)) {
@@ -146,15 +230,23 @@ TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn&
         p.step = s + 1;
         p.steps = steps;
         p.loss = loss_sum / double(s + 1);
-        p.accuracy = double(correct) / double((s + 1) * cfg.batch);
+        p.accuracy = double(correct) / double(images);
         p.elapsed = epoch_seconds;
         p.images_per_second = double((s + 1) * cfg.batch) / epoch_seconds;
         p.eta = epoch_seconds / double(s + 1) * double(steps - s - 1);
         progress(p);
       }
     }
-    es.train_loss = loss_sum / double(steps);
-    es.train_accuracy = double(correct) / double(steps * cfg.batch);
+    // Every process saw its own shards: the epoch's numbers are the sums over processes.
+    double totals[3] = {loss_sum, double(correct), double(images)};
+    pg.allreduce_sum(std::span(totals));
+    take_slowest_rank(pg, r.steps, first_step);
+    if (pg.size() > 1) {
+      epoch_seconds = 0;
+      for (size_t i = first_step; i < r.steps.size(); ++i) epoch_seconds += r.steps[i].total();
+    }
+    es.train_loss = totals[0] / double(steps * pg.size());
+    es.train_accuracy = totals[1] / totals[2];
     es.seconds = epoch_seconds;
     es.images_per_second = double(steps * cfg.batch) / epoch_seconds;
     if (progress) {
@@ -165,7 +257,12 @@ TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn&
       progress(p);
     }
     const auto t_eval = Clock::now();
-    std::tie(es.test_loss, es.test_accuracy) = evaluate(net, data, cfg.test_limit, x, y);
+    // Every process evaluates its replica 0 (the same model unless the strategy is independent); rank 0 reports.
+    strategy->settle(rs, *comm);
+    rs.run_on(0, [&](Replica& rep) {
+      std::tie(es.test_loss, es.test_accuracy) = evaluate(rep.net(), data, cfg.test_limit, rep.x, rep.y);
+    });
+    pg.barrier();  // so that no rank's evaluation lands in another rank's next exchange
     es.eval_seconds = since(t_eval);
     es.wall_seconds = since(t_start);
     r.train_seconds += epoch_seconds;

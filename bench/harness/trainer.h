@@ -3,11 +3,16 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/optimizer.h"
 #include "datasets/dataset.h"
+#include "strategies/comm/communicator.h"
+#include "strategies/devices.h"
+#include "strategies/step_times.h"
+#include "strategies/strategy.h"
 
 namespace cnnb {
 
@@ -24,6 +29,13 @@ struct TrainConfig {
   int threads = 0;              // CPU threads per replica; 0 = all cores (cpu-ref always uses 1)
   int warmup_steps = 5;         // excluded from the step-time statistics
   int64_t test_limit = 0;       // evaluate on the first N test images only (0 = all); for quick runs and tests
+  // Replicas and how they cooperate (DESIGN.md §5).
+  std::string strategy = "single";
+  std::string devices;          // per process: cpu:R, gpu:0,1, gpu:all, gpu:local; "" = one device of the backend's kind
+  std::string comm = "auto";    // auto, threads, mpi, nccl
+  int sync_every = 1;           // param-avg
+  double bucket_mb = 0;         // allreduce; 0 = one call over the flat gradient buffer
+  double comm_timeout = 300;    // seconds one collective may take before the run fails instead of hanging
 };
 
 struct EpochStats {
@@ -35,12 +47,6 @@ struct EpochStats {
   double eval_seconds = 0;
   double images_per_second = 0;
   double wall_seconds = 0;  // since the start of training, at the end of this epoch's evaluation
-};
-
-// Per-step phase times in seconds (DESIGN.md §7); exchange is 0 for a single replica.
-struct StepTimes {
-  double data = 0, h2d = 0, forward = 0, backward = 0, exchange = 0, update = 0;
-  double total() const { return data + h2d + forward + backward + exchange + update; }
 };
 
 struct Progress {
@@ -60,18 +66,46 @@ struct TrainResult {
   std::vector<std::string> layers;  // "conv1 conv3x3x32 1x28x28 -> 32x26x26"
   std::vector<std::pair<std::string, std::string>> ops;  // op -> variant that ran
   std::vector<std::string> fallbacks;
-  int threads = 1;
+  int threads = 1;                // per replica
+  std::string devices;            // this process's devices, resolved: "cpu:2"
+  int replicas = 1;               // world: processes x local replicas
+  int local_replicas = 1;
+  int processes = 1, rank = 0;    // only rank 0 prints and writes results
+  std::string comm;               // communicator that ran ("threads", "mpi", "nccl")
+  std::string process_group;      // "single process", "mpi (2 processes)"
+  int exchange_calls = 0;         // communicator calls per exchange (allreduce buckets)
   std::vector<EpochStats> epochs;
-  std::vector<StepTimes> steps;  // every training step, warm-up included (first config.warmup_steps)
+  // Every training step, warm-up included (first config.warmup_steps). Under MPI, rank 0 holds for each
+  // step the times of the rank whose step took longest.
+  std::vector<StepTimes> steps;
   double train_seconds = 0;
 };
 
 using ProgressFn = std::function<void(const Progress&)>;
 
-// Throws InputError for bad configuration; runs the whole training otherwise.
+// Throws InputError for bad configuration; runs the whole training otherwise. `processes` are the
+// run's processes (open_process_group); the overload without it opens them itself.
+TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn& progress, ProcessGroup& processes);
 TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn& progress);
 
-// Checks the numbers of a configuration (batch, epochs, lr, ...) with messages naming the flag.
+// Checks the numbers and names of a configuration (batch, epochs, lr, strategy, ...) with messages
+// naming the flag.
 void validate(const TrainConfig& cfg);
+
+// The run's processes: MPI's when --comm mpi is asked for or a launcher (mpirun) started this process,
+// otherwise just this one.
+std::unique_ptr<ProcessGroup> open_process_group(const TrainConfig& cfg);
+
+// How a configuration spreads over devices and processes, checked before any data is loaded:
+// InputError for bad --devices, a strategy that cannot take this many replicas, a batch that does not
+// split evenly, or a communicator that cannot connect these replicas.
+struct ParallelPlan {
+  DeviceList devices;  // this process's
+  int world = 1;       // replicas in all processes
+  int threads = 1;     // per CPU replica
+  CommKind comm = CommKind::threads;
+  StrategyOptions options;
+};
+ParallelPlan plan_parallel(const TrainConfig& cfg, const ProcessGroup& processes);
 
 }  // namespace cnnb

@@ -1,0 +1,157 @@
+#include "strategies/replica.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/error.h"
+
+namespace cnnb {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+std::unique_ptr<Device> make_device(const ReplicaSetup& s, int local) {
+  const int id = s.devices.ids[size_t(local)];
+  return s.devices.kind == DeviceKind::cpu ? make_cpu_device(id, s.threads) : make_cuda_device(id);
+}
+
+}  // namespace
+
+Replica::Replica(const ReplicaSetup& s, int local_index)
+    : x(size_t(s.shard) * size_t(s.plan.input.size())),
+      y(size_t(s.shard)),
+      local_(local_index),
+      dev_(make_device(s, local_index)),
+      net_(s.plan, s.ops, *dev_, s.shard),
+      opt_(s.optimizer, *dev_, s.plan.param_count) {
+  const std::vector<float> init = init_params(s.plan, s.seed);
+  dev_->upload(net_.params(), init.data(), init.size() * sizeof(float));
+  dev_->synchronize();
+}
+
+std::vector<float> Replica::params() const {
+  std::vector<float> p(size_t(net_.param_count()));
+  dev_->download(p.data(), net_.params(), p.size() * sizeof(float));
+  return p;
+}
+
+ReplicaSet::ReplicaSet(ReplicaSetup setup) : setup_(std::move(setup)) {
+  CNNB_CHECK(setup_.devices.count() >= 1, "a replica set needs at least one device");
+  CNNB_CHECK(setup_.shard >= 1, "a replica needs at least one image per step, got {}", setup_.shard);
+  const int n = setup_.devices.count();
+  for (int i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>());
+  replicas_.resize(size_t(n));
+  run_each(workers_, [&](int i) { replicas_[size_t(i)] = std::make_unique<Replica>(setup_, i); });
+}
+
+ReplicaSet::~ReplicaSet() {
+  // Each replica is torn down on the thread that built it (a GPU's context is current there).
+  try {
+    run_each(workers_, [&](int i) { replicas_[size_t(i)].reset(); });
+  } catch (...) {
+  }
+}
+
+std::vector<Device*> ReplicaSet::devices() {
+  std::vector<Device*> d;
+  for (auto& r : replicas_) d.push_back(&r->device());
+  return d;
+}
+
+std::vector<float*> ReplicaSet::params() {
+  std::vector<float*> p;
+  for (auto& r : replicas_) p.push_back(r->net().params());
+  return p;
+}
+
+std::vector<float*> ReplicaSet::grads() {
+  std::vector<float*> g;
+  for (auto& r : replicas_) g.push_back(r->net().grads());
+  return g;
+}
+
+void ReplicaSet::run_all(const std::function<void(Replica&)>& fn) {
+  run_each(workers_, [&](int i) { fn(*replicas_[size_t(i)]); });
+}
+
+void ReplicaSet::run_on(int i, const std::function<void(Replica&)>& fn) {
+  CNNB_ASSERT(i >= 0 && i < size());
+  workers_[size_t(i)]->submit([&] { fn(*replicas_[size_t(i)]); });
+  workers_[size_t(i)]->wait();
+}
+
+ShardStats ReplicaSet::compute(const Split& split, Shape shape, std::span<const int64_t> batch, StepTimes& t) {
+  const int world = int(batch.size()) / setup_.shard;
+  CNNB_CHECK(int64_t(world) * setup_.shard == int64_t(batch.size()) && setup_.first_replica + size() <= world,
+             "a global batch of {} does not split into shards of {} for replicas {}..{}", batch.size(), setup_.shard,
+             setup_.first_replica, setup_.first_replica + size() - 1);
+  struct Result {
+    StepTimes t;
+    Clock::time_point end;
+    double loss_sum = 0;
+    int64_t correct = 0;
+  };
+  std::vector<Result> res(static_cast<size_t>(size()));
+  const int classes = setup_.plan.classes;
+  const auto start = Clock::now();
+  run_each(workers_, [&](int i) {
+    Replica& r = *replicas_[size_t(i)];
+    Network<float>& net = r.net();
+    Device& dev = r.device();
+    const int n = setup_.shard;
+    Result& out = res[size_t(i)];
+    auto t0 = Clock::now();
+    build_batch(split, shape, batch.subspan(size_t(setup_.first_replica + i) * size_t(n), size_t(n)), r.x.data(),
+                r.y.data());
+    auto t1 = Clock::now();
+    out.t.data = seconds(t0, t1);
+    dev.upload(net.input(), r.x.data(), r.x.size() * sizeof(float));
+    dev.upload(net.labels(), r.y.data(), r.y.size() * sizeof(int32_t));
+    dev.synchronize();
+    t0 = Clock::now();
+    out.t.h2d = seconds(t1, t0);
+    net.forward(n, true);
+    dev.synchronize();
+    t1 = Clock::now();
+    out.t.forward = seconds(t0, t1);
+    net.backward(n);
+    dev.synchronize();
+    out.end = Clock::now();
+    out.t.backward = seconds(t1, out.end);
+    // Bookkeeping, not timed: this shard's loss and correct predictions.
+    out.loss_sum = net.mean_loss(n) * n;
+    const std::vector<float> logits = net.logits(n);
+    for (int k = 0; k < n; ++k) {
+      const float* row = logits.data() + size_t(k) * size_t(classes);
+      out.correct += int(std::max_element(row, row + classes) - row) == r.y[size_t(k)];
+    }
+  });
+  const Result* slowest = &res[0];
+  auto end = res[0].end;
+  ShardStats stats;
+  for (const Result& x : res) {
+    if (x.t.total() > slowest->t.total()) slowest = &x;
+    end = std::max(end, x.end);
+    stats.loss_sum += x.loss_sum;
+    stats.correct += x.correct;
+    stats.images += setup_.shard;
+  }
+  t.data = slowest->t.data + std::max(0.0, seconds(start, end) - slowest->t.total());
+  t.h2d = slowest->t.h2d;
+  t.forward = slowest->t.forward;
+  t.backward = slowest->t.backward;
+  return stats;
+}
+
+void ReplicaSet::update(StepTimes& t) {
+  const auto start = Clock::now();
+  run_all([&](Replica& r) {
+    r.optimizer().step(setup_.ops, r.net().params(), r.net().grads());
+    r.device().synchronize();
+  });
+  t.update = seconds(start, Clock::now());
+}
+
+}  // namespace cnnb

@@ -1,0 +1,97 @@
+#pragma once
+// Replicas: one model copy on one device, each driven by its own persistent host thread. A replica
+// set is this process's replicas; world replica g (rank * local + i) trains on shard g of every
+// global batch, so R replicas at B/R see exactly the images `single` sees at B.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "backends/backend.h"
+#include "core/device.h"
+#include "core/model_spec.h"
+#include "core/network.h"
+#include "core/optimizer.h"
+#include "datasets/dataset.h"
+#include "strategies/devices.h"
+#include "strategies/step_times.h"
+#include "strategies/worker.h"
+
+namespace cnnb {
+
+struct ReplicaSetup {
+  ModelPlan plan;
+  OpSet<float> ops;
+  OptimizerConfig optimizer;
+  DeviceList devices;      // this process's devices, one replica each
+  int threads = 1;         // OpenMP/BLAS threads of each CPU replica
+  int shard = 1;           // images per replica per step: global batch / world replicas
+  int first_replica = 0;   // world index of local replica 0
+  uint64_t seed = 0;       // same seed => the same initial parameters on every replica
+};
+
+class Replica {
+ public:
+  Replica(const ReplicaSetup& s, int local_index);
+  Replica(const Replica&) = delete;
+  Replica& operator=(const Replica&) = delete;
+
+  Device& device() { return *dev_; }
+  Network<float>& net() { return net_; }
+  Optimizer<float>& optimizer() { return opt_; }
+  int local_index() const { return local_; }
+  std::vector<float> params() const;  // host copy
+
+  // Host staging of this replica's shard.
+  std::vector<float> x;
+  std::vector<int32_t> y;
+
+ private:
+  int local_;
+  std::unique_ptr<Device> dev_;
+  Network<float> net_;
+  Optimizer<float> opt_;
+};
+
+// Loss and accuracy bookkeeping of one step over this process's replicas (outside the timed phases).
+struct ShardStats {
+  double loss_sum = 0;  // sum over images of the per-image loss
+  int64_t correct = 0;
+  int64_t images = 0;
+};
+
+class ReplicaSet {
+ public:
+  // Builds every replica on its own thread (so a GPU is current there) with identical parameters.
+  explicit ReplicaSet(ReplicaSetup setup);
+  ~ReplicaSet();
+  ReplicaSet(const ReplicaSet&) = delete;
+  ReplicaSet& operator=(const ReplicaSet&) = delete;
+
+  int size() const { return int(replicas_.size()); }
+  Replica& operator[](int i) { return *replicas_[size_t(i)]; }
+  const ReplicaSetup& setup() const { return setup_; }
+  int64_t param_count() const { return setup_.plan.param_count; }
+  std::vector<Device*> devices();
+  std::vector<float*> params();
+  std::vector<float*> grads();
+
+  // Runs fn on every replica at once, each on its own thread; waits for all, rethrows the first error.
+  void run_all(const std::function<void(Replica&)>& fn);
+  void run_on(int i, const std::function<void(Replica&)>& fn);
+
+  // Data, H2D, forward and backward of every replica on its shard of `batch` (the global batch's image
+  // indices into `split`). t gets the slowest replica's phases, plus the wait for the last replica to
+  // finish added to `data`, so that the phases add up to the wall time.
+  ShardStats compute(const Split& split, Shape shape, std::span<const int64_t> batch, StepTimes& t);
+  // Every replica's own optimizer on its own gradients; t.update = wall time.
+  void update(StepTimes& t);
+
+ private:
+  ReplicaSetup setup_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::unique_ptr<Replica>> replicas_;
+};
+
+}  // namespace cnnb

@@ -1,0 +1,76 @@
+// tower: the master parameters and the optimizer live on the host. Every step each tower receives the
+// parameters, computes gradients on its shard and sends them back; the host averages them (across
+// processes too) and applies the update (TensorFlow's cifar10_multi_gpu_train.py). The parameter and
+// gradient copies are the exchange; the host optimizer step is the update.
+// The host buffers are plain host memory, not pinned: GPU towers pay pageable-copy bandwidth.
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <thread>
+
+#include "core/error.h"
+#include "strategies/host_average.h"
+#include "strategies/strategy.h"
+
+namespace cnnb {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+float* params_of(Replica& r) { return r.net().params(); }
+float* grads_of(Replica& r) { return r.net().grads(); }
+
+class Tower final : public Strategy {
+ public:
+  std::string_view name() const override { return "tower"; }
+
+  void setup(ReplicaSet& rs, Communicator& comm) override {
+    const int64_t n = rs.param_count();
+    const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+    host_ = make_cpu_device(0, std::max(1, cores / comm.processes().local_size()));
+    // CPU towers update with the backend's own optimizer kernel (so tower matches single bit for bit in
+    // its update); GPU towers' host needs the CPU one.
+    host_ops_ = rs.setup().devices.kind == DeviceKind::cpu ? rs.setup().ops : resolve_backend("cpu-gemm");
+    master_ = Buffer<float>(*host_, size_t(n));
+    rs[0].device().download(master_.data(), rs[0].net().params(), master_.bytes());
+    comm.processes().broadcast(std::as_writable_bytes(std::span(master_.data(), master_.size())), 0);
+    opt_.emplace(rs.setup().optimizer, *host_, n);
+    avg_.emplace(n);
+  }
+
+  ShardStats step(ReplicaSet& rs, Communicator& comm, const GlobalBatch& b, StepTimes& t) override {
+    auto t0 = Clock::now();
+    avg_->scatter(rs, master_.data(), params_of);
+    const double send = since(t0);
+    const ShardStats stats = rs.compute(b.split, b.shape, b.indices, t);
+    t0 = Clock::now();
+    avg_->gather_mean(rs, comm, grads_of);
+    t.exchange = send + since(t0);
+    t.exchange_bytes = double(rs.param_count()) * sizeof(float);
+    t0 = Clock::now();
+    opt_->step(host_ops_, master_.data(), avg_->mean().data());
+    t.update = since(t0);
+    return stats;
+  }
+
+  // The towers hold last step's parameters; the model is the host's.
+  void settle(ReplicaSet& rs, Communicator&) override { avg_->scatter(rs, master_.data(), params_of); }
+
+ private:
+  std::unique_ptr<Device> host_;
+  OpSet<float> host_ops_;
+  Buffer<float> master_;
+  std::optional<Optimizer<float>> opt_;
+  std::optional<HostAverage> avg_;
+};
+
+}  // namespace
+
+std::unique_ptr<Strategy> make_tower_strategy(const StrategyOptions& options) {
+  check_options_apply("tower", options, false, false);
+  return std::make_unique<Tower>();
+}
+
+}  // namespace cnnb
