@@ -1,17 +1,31 @@
 #pragma once
-// The CUDA half of an ExecCtx: one replica's device and stream. cuBLAS/cuDNN handles and the
-// workspace join this struct when those backends arrive; kernels only ever use `stream`.
-// C++17: included by .cu files.
+// The CUDA half of an ExecCtx: one replica's device and stream, its cuBLAS and cuDNN handles and its
+// scratch memory. Kernels use `stream`; the library backends reach their handles through the
+// accessors below. Handles are created on first use, on the replica's thread: cuda-naive never loads
+// cuBLAS or cuDNN, and a machine whose cuDNN runtime is incomplete can still run it.
+// C++17: included by .cu files. No cuBLAS/cuDNN header here: their handle types are only named.
 #include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <memory>
 
 #include "core/exec_ctx.h"
 
+struct cublasContext;  // cublasHandle_t is cublasContext* (cublas_api.h)
+struct cudnnContext;   // cudnnHandle_t is cudnnContext* (cudnn_graph.h)
+
 namespace cnnb {
+
+namespace cudnn {
+class Plans;  // descriptors and algorithm choices per geometry: backends/cudnn/plans.h
+}
 
 struct CudaCtx {
   // Makes `device` current on the calling thread (the replica's thread), then creates the stream
   // there. Throws cnnb::Error if the device cannot be used.
   explicit CudaCtx(int device);
+  // Drains the stream, then releases everything in the reverse order of creation: cuDNN plans,
+  // cuDNN handle, cuBLAS handle, workspace, stream.
   ~CudaCtx();
   CudaCtx(const CudaCtx&) = delete;
   CudaCtx& operator=(const CudaCtx&) = delete;
@@ -21,6 +35,31 @@ struct CudaCtx {
   // Non-blocking: the legacy default stream must not serialise replicas, nor this stream with
   // libraries that were handed stream 0.
   cudaStream_t stream = nullptr;
+
+  // cuBLAS handle bound to `stream`; FP32 math (CUBLAS_DEFAULT_MATH: no TF32), host pointer mode,
+  // no atomics. Created on first call.
+  cublasContext* cublas();
+#if CNNB_HAVE_CUDNN
+  // cuDNN handle bound to `stream`. Created on first call.
+  cudnnContext* cudnn();
+  // The cuDNN descriptors and algorithm choices made so far, per geometry (created with the handle).
+  cudnn::Plans& cudnn_plans();
+#endif
+
+  // At least `bytes` of device scratch memory: im2col columns, cuDNN workspaces, softmax rows. One
+  // buffer serves every op of the replica, since they run one after another on `stream`. It grows on
+  // demand and never shrinks; growing waits for the stream first (queued work may still read the old
+  // buffer), so a pointer from an earlier call is invalid after a call that asks for more.
+  void* workspace(size_t bytes);
+  size_t workspace_bytes() const;
+
+ private:
+  struct Libs;  // handles, workspace and plans, in creation order (cuda_ctx.cpp)
+  struct LibsDeleter {
+    void operator()(Libs* l) const noexcept;
+  };
+  Libs& libs();
+  std::unique_ptr<Libs, LibsDeleter> libs_;
 };
 
 namespace cuda {
@@ -28,6 +67,18 @@ namespace cuda {
 // The stream a CUDA kernel launches on; throws when the kernel was handed a CPU ExecCtx.
 // Launches go to the calling thread's current device, which must be ctx.device.
 cudaStream_t stream_of(const ExecCtx& ctx, const char* kernel);
+
+// The CudaCtx of a CUDA ExecCtx (for the library backends); throws like stream_of.
+CudaCtx& cuda_of(const ExecCtx& ctx, const char* kernel);
+
+// Inside a catch block: rethrows the exception in flight with `kernel: ` in front of its message (keeping
+// its type, InputError or Error), so a library or CUDA error names the op and variant it happened in.
+// Other exception types pass unchanged.
+[[noreturn]] void rethrow_in(const char* kernel);
+
+// Workspace growth: 0 when `have` already holds `need` bytes, else `need` rounded up to whole MiB
+// (so a sequence of slightly larger requests does not reallocate every time).
+size_t workspace_growth(size_t have, size_t need);
 
 // Makes `device` current for the guard's lifetime and restores the previous one afterwards, so a
 // Device can be driven from any thread.
