@@ -11,6 +11,8 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "core/model_spec.h"
+#include "core/safetensors.h"
+#include "reports/tensorboard.h"
 
 namespace cnnb::cli {
 
@@ -69,7 +71,7 @@ Command add_train(CLI::App& app) {
     TrainConfig cfg;
     std::string optimizer = "adam", lr = "0.001", momentum = "0", weight_decay = "0", batch = "64", epochs = "1",
                 steps = "0", seed = "42", threads = "0", warmup = "5", test_limit = "0", sync_every = "1", buckets = "0",
-                comm_timeout = "300", out;
+                comm_timeout = "300", out, checkpoint_every = "0";
     std::vector<std::string> kernels;
   };
   auto o = std::make_shared<Opts>();
@@ -101,6 +103,14 @@ Command add_train(CLI::App& app) {
   sub->add_option("--comm-timeout", o->comm_timeout, "Seconds one collective may wait for the other processes")
       ->capture_default_str();
   sub->add_option("--out", o->out, "Write the run record (JSON) to this file");
+  sub->add_option("--save", o->cfg.save_weights, "Write the trained weights (PyTorch names) to this .safetensors file");
+  sub->add_option("--init", o->cfg.init_weights, "Start from these .safetensors weights (names, shapes, dtypes checked)");
+  sub->add_option("--checkpoint-every", o->checkpoint_every, "Write a checkpoint every N global steps (needs --checkpoint-dir)")
+      ->capture_default_str();
+  sub->add_option("--checkpoint-dir", o->cfg.checkpoint_dir, "Directory of the checkpoints (the newest two are kept)");
+  sub->add_option("--resume", o->cfg.resume, "Continue from a checkpoint file, or the newest in a directory");
+  sub->add_option("--tensorboard", o->cfg.tensorboard_dir, "Write TensorBoard event files to DIR/<run name>/");
+  sub->add_option("--run-name", o->cfg.run_name, "TensorBoard run directory name (default: made from the configuration)");
 
   return {sub, [o] {
             TrainConfig& cfg = o->cfg;
@@ -118,6 +128,7 @@ Command add_train(CLI::App& app) {
             cfg.sync_every = parse_number<int>("--sync-every", o->sync_every, "a positive integer");
             cfg.bucket_mb = parse_number<double>("--buckets", o->buckets, "a size in MiB >= 0");
             cfg.comm_timeout = parse_number<double>("--comm-timeout", o->comm_timeout, "a positive number of seconds");
+            cfg.checkpoint_every = parse_number<int64_t>("--checkpoint-every", o->checkpoint_every, "an integer >= 0");
             for (const auto& k : o->kernels) {
               const auto eq = k.find('=');
               if (eq == std::string::npos || eq == 0 || eq + 1 == k.size())
@@ -130,6 +141,9 @@ Command add_train(CLI::App& app) {
             const bool root = processes->root();
             // Everything that can be refused is checked before the data is loaded and training starts.
             if (root && !o->out.empty()) check_writable(o->out, "--out");
+            if (root && !cfg.save_weights.empty()) check_writable(cfg.save_weights, "--save");
+            if (root && !cfg.tensorboard_dir.empty()) check_tensorboard_dir(cfg.tensorboard_dir);
+            if (!cfg.init_weights.empty()) read_safetensors(cfg.init_weights);
             resolve_backend(cfg.backend, cfg.kernels);
             const ModelSpec spec = parse_model(cfg.model);
             const ParallelPlan pp = plan_parallel(cfg, *processes);
@@ -158,6 +172,11 @@ Command add_train(CLI::App& app) {
               fmt::print("{:>5} {:>10.4f} {:>8.2f}% {:>10.4f} {:>8.2f}% {:>9.2f} {:>10.0f}\n", e.epoch, e.train_loss,
                          100 * e.train_accuracy, e.test_loss, 100 * e.test_accuracy, e.seconds, e.images_per_second);
             for (const auto& f : r.fallbacks) fmt::print("note: {}\n", f);
+            if (!r.resumed_from.empty()) fmt::print("resumed from {} (step {})\n", r.resumed_from, r.resumed_at_step);
+            if (!r.checkpoints.empty())
+              fmt::print("wrote {} checkpoints to {} (last {})\n", r.checkpoints.size(), cfg.checkpoint_dir, r.checkpoints.back());
+            if (!cfg.save_weights.empty()) fmt::print("wrote {}\n", cfg.save_weights);
+            if (!r.tensorboard_file.empty()) fmt::print("wrote {}\n", r.tensorboard_file);
             if (!o->out.empty()) {
               write_file_atomic(o->out, run_record(r, data).dump(2) + "\n");
               fmt::print("wrote {}\n", o->out);

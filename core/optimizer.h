@@ -28,6 +28,8 @@ class Optimizer {
   Optimizer(const OptimizerConfig& cfg, Device& dev, int64_t n);
   void step(const OpSet<T>& ops, T* params, const T* grads);
   int64_t steps() const { return steps_; }
+  // For resuming from a checkpoint: Adam's bias correction depends on the step count.
+  void restore_steps(int64_t steps) { steps_ = steps; }
   const OptimizerConfig& config() const { return cfg_; }
   Buffer<T>& state(int i) { return i == 0 ? s0_ : s1_; }
 

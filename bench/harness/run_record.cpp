@@ -19,6 +19,9 @@
 #if CNNB_HAVE_CUDA
 #include "backends/cuda/device_query.h"
 #endif
+#if CNNB_HAVE_ONEDNN
+#include <oneapi/dnnl/dnnl.h>
+#endif
 
 namespace cnnb {
 
@@ -88,6 +91,12 @@ nlohmann::json environment_json() {
                       {"zlib", zlibVersion()},
                       {"nlohmann_json", fmt::format("{}.{}.{}", NLOHMANN_JSON_VERSION_MAJOR, NLOHMANN_JSON_VERSION_MINOR,
                                                     NLOHMANN_JSON_VERSION_PATCH)}};
+#if CNNB_HAVE_ONEDNN
+  const dnnl_version_t* dv = dnnl_version();
+  env["libraries"]["onednn"] = fmt::format("{}.{}.{} ({})", dv->major, dv->minor, dv->patch, dv->hash);
+#else
+  env["libraries"]["onednn"] = nullptr;
+#endif
   // These change which BLAS kernels run, so they belong with every timing.
   env["variables"] = {{"OPENBLAS_CORETYPE", env_or_unset("OPENBLAS_CORETYPE")},
                       {"OPENBLAS_L2_SIZE", env_or_unset("OPENBLAS_L2_SIZE")},

@@ -6,10 +6,17 @@
 #include <cstdlib>
 #include <thread>
 
+#include <filesystem>
+#include <optional>
+
 #include <fmt/format.h>
 
+#include "bench/harness/checkpoint.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "core/network.h"
+#include "core/safetensors.h"
+#include "reports/tensorboard.h"
 #include "strategies/replica.h"
 
 namespace cnnb {
@@ -81,7 +88,93 @@ std::pair<double, double> evaluate(Network<float>& net, const Dataset& data, int
   return {loss_sum / double(n_total), double(correct) / double(n_total)};
 }
 
+// Every local replica's parameters and optimizer state, for a checkpoint.
+std::vector<ReplicaState> snapshot(ReplicaSet& rs) {
+  std::vector<ReplicaState> out(size_t(rs.size()));
+  rs.run_all([&](Replica& rep) {
+    ReplicaState& st = out[size_t(rep.local_index())];
+    st.params = rep.params();
+    st.state0 = rep.optimizer().state(0).to_host();
+    st.state1 = rep.optimizer().state(1).to_host();
+    st.optimizer_steps = rep.optimizer().steps();
+  });
+  return out;
+}
+
+void restore(ReplicaSet& rs, const CheckpointState& c, const std::string& where) {
+  if (int(c.replicas.size()) != rs.size())
+    fail_input("{}: holds {} replicas, this run has {}", where, c.replicas.size(), rs.size());
+  for (int i = 0; i < rs.size(); ++i) {
+    const ReplicaState& st = c.replicas[size_t(i)];
+    Optimizer<float>& opt = rs[i].optimizer();
+    if (int64_t(st.params.size()) != rs.param_count() || st.state0.size() != opt.state(0).size() ||
+        st.state1.size() != opt.state(1).size())
+      fail_input("{}: replica {} holds {} parameters and optimizer state of {} + {} values; expected {}, {} and {}", where,
+                 i, st.params.size(), st.state0.size(), st.state1.size(), rs.param_count(), opt.state(0).size(),
+                 opt.state(1).size());
+  }
+  rs.run_all([&](Replica& rep) {
+    const ReplicaState& st = c.replicas[size_t(rep.local_index())];
+    rep.device().upload(rep.net().params(), st.params.data(), st.params.size() * sizeof(float));
+    if (!st.state0.empty()) rep.optimizer().state(0).upload(st.state0);
+    if (!st.state1.empty()) rep.optimizer().state(1).upload(st.state1);
+    rep.optimizer().restore_steps(st.optimizer_steps);
+    rep.device().synchronize();
+  });
+}
+
+void upload_all(ReplicaSet& rs, const std::vector<float>& params) {
+  rs.run_all([&](Replica& rep) {
+    rep.device().upload(rep.net().params(), params.data(), params.size() * sizeof(float));
+    rep.device().synchronize();
+  });
+}
+
+// Mean of each phase over steps [first, end), in milliseconds, for TensorBoard.
+std::vector<std::pair<std::string, float>> phase_means(const std::vector<StepTimes>& steps, size_t first) {
+  StepTimes sum;
+  for (size_t i = first; i < steps.size(); ++i) {
+    const StepTimes& t = steps[i];
+    sum.data += t.data, sum.h2d += t.h2d, sum.forward += t.forward, sum.backward += t.backward;
+    sum.exchange += t.exchange, sum.update += t.update;
+  }
+  const double k = steps.size() > first ? 1e3 / double(steps.size() - first) : 0;
+  return {{"time_ms/data", float(sum.data * k)},         {"time_ms/h2d", float(sum.h2d * k)},
+          {"time_ms/forward", float(sum.forward * k)},   {"time_ms/backward", float(sum.backward * k)},
+          {"time_ms/exchange", float(sum.exchange * k)}, {"time_ms/update", float(sum.update * k)},
+          {"time_ms/step", float(sum.total() * k)}};
+}
+
 }  // namespace
+
+std::string default_run_name(const TrainConfig& cfg) {
+  return sanitize_run_name(fmt::format("{}-{}-{}-r{}-b{}-{}-lr{}-s{}", cfg.model, cfg.backend, cfg.strategy,
+                                       cfg.devices.empty() ? "1" : cfg.devices, cfg.batch,
+                                       cfg.optimizer.kind == OptimizerConfig::Kind::sgd ? "sgd" : "adam",
+                                       cfg.optimizer.lr, cfg.seed));
+}
+
+EvalResult evaluate_weights(const EvalConfig& cfg, const Dataset& data) {
+  if (cfg.batch <= 0) fail_input("--batch must be a positive integer, got {}", cfg.batch);
+  if (cfg.threads < 0) fail_input("--threads must be 0 (all cores) or positive, got {}", cfg.threads);
+  if (cfg.test_limit < 0) fail_input("--test-limit must be >= 0, got {}", cfg.test_limit);
+  const ModelPlan plan = plan_model(parse_model(cfg.model), data.shape, data.classes);
+  const std::vector<float> weights = load_weights(cfg.weights, plan);
+  const OpSet<float> ops = resolve_backend(cfg.backend, cfg.kernels);
+  const DeviceKind kind = backend_device(cfg.backend);
+  const int threads = cfg.backend == "cpu-ref" ? 1 : cfg.threads > 0 ? cfg.threads : kind == DeviceKind::cpu ? cores() : 1;
+  OptimizerConfig sgd;
+  sgd.kind = OptimizerConfig::Kind::sgd;  // unused; the smallest state
+  ReplicaSet rs(ReplicaSetup{plan, ops, sgd, parse_devices("", kind, 0), threads, cfg.batch, 0, 0});
+  upload_all(rs, weights);
+  EvalResult r;
+  r.model_spec = plan.spec.str();
+  r.images = cfg.test_limit > 0 ? std::min(cfg.test_limit, data.test.count()) : data.test.count();
+  const auto t0 = Clock::now();
+  rs.run_on(0, [&](Replica& rep) { std::tie(r.loss, r.accuracy) = evaluate(rep.net(), data, cfg.test_limit, rep.x, rep.y); });
+  r.seconds = since(t0);
+  return r;
+}
 
 void validate(const TrainConfig& cfg) {
   if (cfg.batch <= 0) fail_input("--batch must be a positive integer, got {}", cfg.batch);
@@ -102,6 +195,22 @@ void validate(const TrainConfig& cfg) {
     fail_input("--buckets must be a size in MiB >= 0 (0 = one call), got {}", cfg.bucket_mb);
   if (!(cfg.comm_timeout > 0) || !std::isfinite(cfg.comm_timeout))
     fail_input("--comm-timeout must be a positive number of seconds, got {}", cfg.comm_timeout);
+  if (cfg.checkpoint_every < 0) fail_input("--checkpoint-every must be 0 (none) or positive, got {}", cfg.checkpoint_every);
+  if (cfg.checkpoint_every > 0 && cfg.checkpoint_dir.empty())
+    fail_input("--checkpoint-every {} needs --checkpoint-dir DIR", cfg.checkpoint_every);
+  if (cfg.checkpoint_every == 0 && !cfg.checkpoint_dir.empty())
+    fail_input("--checkpoint-dir {} needs --checkpoint-every N (steps between checkpoints)", cfg.checkpoint_dir);
+  const bool checkpoints = cfg.checkpoint_every > 0 || !cfg.resume.empty();
+  // tower keeps the master parameters and the optimizer inside the strategy, out of a checkpoint's reach.
+  if (checkpoints && cfg.strategy == "tower")
+    fail_input("--checkpoint-every/--resume are not supported with --strategy tower (its master parameters and "
+               "optimizer live in the strategy); use allreduce, which computes the same updates");
+  // param-avg counts steps to its next average: a checkpoint right after an average restarts that count exactly.
+  if (cfg.checkpoint_every > 0 && cfg.strategy == "param-avg" && cfg.checkpoint_every % cfg.sync_every != 0)
+    fail_input("--checkpoint-every {} must be a multiple of --sync-every {} with --strategy param-avg",
+               cfg.checkpoint_every, cfg.sync_every);
+  if (!cfg.init_weights.empty() && !cfg.resume.empty())
+    fail_input("--init and --resume both set the parameters: give one of them");
 }
 
 std::unique_ptr<ProcessGroup> open_process_group(const TrainConfig& cfg) {
@@ -171,6 +280,12 @@ TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn&
   if (data.train.count() < cfg.batch)
     fail_input("--batch {} is larger than the training set of {} ({} images)", cfg.batch, data.name, data.train.count());
   const ProgressFn progress = pg.root() ? progress_fn : nullptr;
+  const bool checkpoints = cfg.checkpoint_every > 0 || !cfg.resume.empty();
+  if (checkpoints && pg.size() > 1)
+    fail_input("--checkpoint-every/--resume work within one process; mpirun started {}", pg.size());
+  if (pg.root() && !cfg.save_weights.empty()) check_writable(cfg.save_weights, "--save");
+  std::vector<float> init;
+  if (!cfg.init_weights.empty()) init = load_weights(cfg.init_weights, plan);
 
   TrainResult r;
   r.config = cfg;
@@ -191,6 +306,7 @@ TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn&
 
   ReplicaSet rs(ReplicaSetup{plan, ops, cfg.optimizer, pp.devices, pp.threads, cfg.batch / pp.world,
                              pg.rank() * pp.devices.count(), cfg.seed});
+  if (!init.empty()) upload_all(rs, init);
   const auto comm = make_communicator(pp.comm, pg, rs.devices(), CommOptions{cfg.comm_timeout});
   const auto strategy = make_strategy(cfg.strategy, pp.options);
   strategy->setup(rs, *comm);
@@ -199,19 +315,39 @@ TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn&
 
   const int64_t full_steps = data.train.count() / cfg.batch;
   const int64_t steps = cfg.steps_per_epoch > 0 ? std::min(cfg.steps_per_epoch, full_steps) : full_steps;
+
+  nlohmann::json fingerprint;
+  CheckpointState start;
+  if (checkpoints) fingerprint = checkpoint_fingerprint(cfg, plan, data, steps, pp.world);
+  if (!cfg.resume.empty()) {
+    std::filesystem::path used;
+    start = read_checkpoint(cfg.resume, fingerprint, &used);
+    restore(rs, start, used.string());
+    r.resumed_from = used.string();
+    r.resumed_at_step = start.global_step;
+    r.epochs = start.finished;
+    r.train_seconds = start.train_seconds;
+  }
+  std::optional<EventWriter> tb;
+  if (pg.root() && !cfg.tensorboard_dir.empty()) {
+    tb.emplace(cfg.tensorboard_dir, cfg.run_name.empty() ? default_run_name(cfg) : cfg.run_name);
+    r.tensorboard_file = tb->file().string();
+  }
+  int64_t global_step = start.global_step;
   const auto t_start = Clock::now();
 
-  for (int epoch = 1; epoch <= cfg.epochs; ++epoch) {
+  for (int epoch = start.epoch; epoch <= cfg.epochs; ++epoch) {
+    const bool resumed = !cfg.resume.empty() && epoch == start.epoch;
     const std::vector<int64_t> order = epoch_permutation(data.train.count(), cfg.seed, epoch);
     EpochStats es;
     es.epoch = epoch;
     es.steps = steps;
-    double loss_sum = 0;  // sum over steps of this process's mean loss
-    int64_t correct = 0, images = 0;
-    double epoch_seconds = 0;
+    double loss_sum = resumed ? start.loss_sum : 0;  // sum over steps of this process's mean loss
+    int64_t correct = resumed ? start.correct : 0, images = resumed ? start.images : 0;
+    double epoch_seconds = resumed ? start.epoch_seconds : 0;
     const size_t first_step = r.steps.size();
     auto last_report = Clock::now() - std::chrono::seconds(1);
-    for (int64_t s = 0; s < steps; ++s) {
+    for (int64_t s = resumed ? start.steps_done : 0; s < steps; ++s) {
       StepTimes st;
       const GlobalBatch batch{data.train, data.shape, std::span(order.data() + s * cfg.batch, size_t(cfg.batch))};
       const ShardStats ss = strategy->step(rs, *comm, batch, st);
@@ -222,6 +358,22 @@ TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn&
       images += ss.images;
       if (!std::isfinite(loss_sum))
         fail("training diverged at epoch {} step {}: the loss is {} (try a smaller --lr)", epoch, s + 1, loss_sum);
+      ++global_step;
+      if (tb) tb->scalar(global_step, "train/step_loss", float(ss.loss_sum / double(ss.images)));
+      if (cfg.checkpoint_every > 0 && global_step % cfg.checkpoint_every == 0) {
+        CheckpointState c;
+        c.epoch = epoch;
+        c.steps_done = s + 1;
+        c.global_step = global_step;
+        c.loss_sum = loss_sum;
+        c.epoch_seconds = epoch_seconds;
+        c.correct = correct;
+        c.images = images;
+        c.train_seconds = r.train_seconds;
+        c.finished = r.epochs;
+        c.replicas = snapshot(rs);
+        r.checkpoints.push_back(write_checkpoint(cfg.checkpoint_dir, c, fingerprint).string());
+      }
       if (progress && (since(last_report) >= 0.25 || s + 1 == steps)) {
         last_report = Clock::now();
         Progress p;
@@ -267,6 +419,23 @@ TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn&
     es.wall_seconds = since(t_start);
     r.train_seconds += epoch_seconds;
     r.epochs.push_back(es);
+    if (tb) {
+      std::vector<std::pair<std::string, float>> v = {{"train/loss", float(es.train_loss)},
+                                                      {"train/accuracy", float(es.train_accuracy)},
+                                                      {"test/loss", float(es.test_loss)},
+                                                      {"test/accuracy", float(es.test_accuracy)},
+                                                      {"learning_rate", float(cfg.optimizer.lr)},
+                                                      {"images_per_second", float(es.images_per_second)}};
+      for (auto& p : phase_means(r.steps, first_step)) v.push_back(std::move(p));
+      tb->scalars(global_step, v);
+    }
+  }
+  if (!cfg.save_weights.empty()) {
+    std::vector<float> params;
+    rs.run_on(0, [&](Replica& rep) { params = rep.params(); });
+    if (pg.root())
+      save_weights(cfg.save_weights, plan, params,
+                   {{"format", "pt"}, {"cnnbench.model_spec", plan.spec.str()}, {"cnnbench.input", plan.input.str()}});
   }
   return r;
 }

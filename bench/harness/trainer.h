@@ -36,7 +36,18 @@ struct TrainConfig {
   int sync_every = 1;           // param-avg
   double bucket_mb = 0;         // allreduce; 0 = one call over the flat gradient buffer
   double comm_timeout = 300;    // seconds one collective may take before the run fails instead of hanging
+  // Models on disk and training curves.
+  std::string init_weights;      // start from these safetensors weights instead of the seeded initialisation
+  std::string save_weights;      // write the final parameters (replica 0) here as safetensors
+  int64_t checkpoint_every = 0;  // global steps between checkpoints (0 = none); needs checkpoint_dir
+  std::string checkpoint_dir;
+  std::string resume;            // a checkpoint file, or a directory whose newest checkpoint to continue from
+  std::string tensorboard_dir;   // TensorBoard event files go to tensorboard_dir/<run name>/
+  std::string run_name;          // "" = made from the configuration (default_run_name)
 };
+
+// model-backend-strategy-rN-bB-optimizer-lrL-sS, usable as a directory name.
+std::string default_run_name(const TrainConfig& cfg);
 
 struct EpochStats {
   int epoch = 0;
@@ -79,6 +90,10 @@ struct TrainResult {
   // step the times of the rank whose step took longest.
   std::vector<StepTimes> steps;
   double train_seconds = 0;
+  std::string resumed_from;                // the checkpoint this run continued from
+  int64_t resumed_at_step = 0;             // global step it held
+  std::vector<std::string> checkpoints;    // files written
+  std::string tensorboard_file;            // event file written
 };
 
 using ProgressFn = std::function<void(const Progress&)>;
@@ -87,6 +102,23 @@ using ProgressFn = std::function<void(const Progress&)>;
 // run's processes (open_process_group); the overload without it opens them itself.
 TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn& progress, ProcessGroup& processes);
 TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn& progress);
+
+// Test-set loss and accuracy of given weights, outside training: the engine behind `cnnbench eval`.
+struct EvalConfig {
+  std::string model = "simple";
+  std::string backend = "cpu-ref";
+  std::map<std::string, std::string> kernels;
+  std::string weights;     // safetensors file
+  int batch = 256;
+  int threads = 0;         // 0 = all cores
+  int64_t test_limit = 0;  // 0 = the whole test set
+};
+struct EvalResult {
+  std::string model_spec;
+  int64_t images = 0;
+  double loss = 0, accuracy = 0, seconds = 0;
+};
+EvalResult evaluate_weights(const EvalConfig& cfg, const Dataset& data);
 
 // Checks the numbers and names of a configuration (batch, epochs, lr, strategy, ...) with messages
 // naming the flag.
