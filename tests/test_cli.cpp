@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/device.h"
 #include "tests/cli_runner.h"
 
 namespace cnnb {
@@ -177,6 +178,23 @@ TEST(Cli, ListNamesEverythingInTheBuild) {
   ASSERT_EQ(r.exit_code, 0) << r.out;
   for (const char* s : {"simple", "tfcifar", "fashion-mnist", "synthetic:", "cpu-ref", "conv_fwd/cpu/ref", "adam_update/cpu/ref"})
     EXPECT_THAT(r.out, HasSubstr(s));
+}
+
+}  // namespace
+}  // namespace cnnb
+
+namespace cnnb {
+namespace {
+
+TEST(Cli, GpuBackendWithoutAGpuFailsWithOneMessage) {
+  if (cuda_device_count() > 0) GTEST_SKIP() << "this machine has a GPU";
+  const auto r = run_cli(kQuick + " --backend cudnn");
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+#if CNNB_HAVE_CUDNN
+  EXPECT_THAT(r.out, HasSubstr("backend cudnn needs a CUDA device; none found"));
+#else
+  EXPECT_THAT(r.out, HasSubstr("backend 'cudnn' is not available in this build"));
+#endif
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "bench/harness/checkpoint.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/network.h"
@@ -20,6 +21,12 @@
 #include "strategies/replica.h"
 
 namespace cnnb {
+
+#if CNNB_HAVE_CUDA
+constexpr bool kCudaBuild = true;
+#else
+constexpr bool kCudaBuild = false;
+#endif
 
 namespace {
 
@@ -230,6 +237,9 @@ ParallelPlan plan_parallel(const TrainConfig& cfg, const ProcessGroup& pg) {
   validate(cfg);
   ParallelPlan p;
   const DeviceKind kind = backend_device(cfg.backend);
+  if (kind == DeviceKind::cuda && cuda_device_count() == 0)
+    fail_input("backend {} needs a CUDA device; none found{}", cfg.backend,
+               kCudaBuild ? "" : " (and this cnnbench was built without CUDA)");
   p.devices = parse_devices(cfg.devices, kind, pg.local_rank());
   p.options = {cfg.sync_every, cfg.bucket_mb};
   const auto strategy = make_strategy(cfg.strategy, p.options);
