@@ -101,7 +101,8 @@ nlohmann::json environment_json() {
   env["variables"] = {{"OPENBLAS_CORETYPE", env_or_unset("OPENBLAS_CORETYPE")},
                       {"OPENBLAS_L2_SIZE", env_or_unset("OPENBLAS_L2_SIZE")},
                       {"OPENBLAS_NUM_THREADS", env_or_unset("OPENBLAS_NUM_THREADS")},
-                      {"OMP_NUM_THREADS", env_or_unset("OMP_NUM_THREADS")}};
+                      {"OMP_NUM_THREADS", env_or_unset("OMP_NUM_THREADS")},
+                      {"OMP_WAIT_POLICY", env_or_unset("OMP_WAIT_POLICY")}};
 #if CNNB_HAVE_CUDA
   env["cuda"] = cuda_environment_json();
 #else
