@@ -13,5 +13,10 @@ struct Command {
 Command add_train(CLI::App& app);
 Command add_list(CLI::App& app);
 Command add_verify(CLI::App& app);
+Command add_sweep(CLI::App& app);
+Command add_report(CLI::App& app);
+Command add_project(CLI::App& app);
+Command add_eval(CLI::App& app);
+Command add_search(CLI::App& app);
 
 }  // namespace cnnb::cli

@@ -73,6 +73,7 @@ struct SweepHost {
 
 struct SweepRun {
   TrainConfig cfg;          // what train() gets
+  std::string model_spec;   // the model's expanded spec string (what is hashed, so presets and specs agree)
   std::string pipeline = "direct";
   std::string scaling = "weak";
   int batch_axis = 0;       // the grid's batch value: per device (weak) or global (strong)
@@ -82,6 +83,7 @@ struct SweepRun {
   std::string hash;         // config_hash(config_json())
   std::string skip_reason;  // non-empty: cannot run here
   nlohmann::json config_json() const;  // the canonical configuration that is hashed
+  nlohmann::json record_config() const;  // the run record's "config" for a line without a record
   std::string label() const;           // "cpu-gemm allreduce x2 b64"
 };
 

@@ -1,0 +1,446 @@
+// cnnbench report: tables from hand-written results (exact speedups and efficiencies), charts written and
+// rendered, bad input, kernel-variant JSON, --compare, and the alpha-beta projection against hand values.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_runner.h"
+#include "core/error.h"
+#include "reports/gnuplot.h"
+#include "reports/micro.h"
+#include "reports/projection.h"
+#include "reports/report.h"
+#include "reports/results.h"
+
+namespace cnnb {
+namespace {
+
+namespace fs = std::filesystem;
+using test::TempDir;
+
+constexpr const char* kData = "synthetic:n=64,shape=1x8x8,classes=10";
+
+std::string slurp(const fs::path& f) {
+  std::ifstream in(f);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A run record as `cnnbench sweep` writes it, with round numbers.
+nlohmann::json rec(const std::string& backend, const std::string& strategy, int n, int batch, double ips,
+                   const std::string& hash, const std::string& scaling = "weak", double step_ms = 10) {
+  const int global = scaling == "weak" ? batch * n : batch;
+  auto phase = [](double m) { return nlohmann::json{{"median", m}, {"p10", m}, {"p90", m}, {"min", m}, {"max", m}}; };
+  return {{"schema", "cnnbench.run/1"},
+          {"status", "ok"},
+          {"reason", nullptr},
+          {"config",
+           {{"model", "tiny"},
+            {"model_spec", "conv3x3x4,relu,fc10"},
+            {"dataset", kData},
+            {"backend", backend},
+            {"strategy", strategy},
+            {"devices", fmt::format("cpu:{}", n)},
+            {"replicas", n},
+            {"batch", global},
+            {"threads", 1},
+            {"comm", "threads"}}},
+          {"model", {{"params", 1000000}}},
+          {"timing",
+           {{"images_per_second", ips},
+            {"step_ms", {{"median", step_ms}, {"p10", step_ms - 1}, {"p90", step_ms + 1}}},
+            {"phases_ms",
+             {{"data", phase(1)}, {"h2d", phase(0)}, {"forward", phase(3)}, {"backward", phase(5)},
+              {"exchange", phase(n > 1 ? 0.5 : 0)}, {"update", phase(0.5)}}}}},
+          {"epochs",
+           {{{"epoch", 1}, {"seconds", 2.0}, {"wall_seconds", 2.5}, {"train_loss", 1.0}, {"test_loss", 0.9},
+             {"test_accuracy", 0.80}},
+            {{"epoch", 2}, {"seconds", 2.0}, {"wall_seconds", 5.0}, {"train_loss", 0.6}, {"test_loss", 0.5},
+             {"test_accuracy", 0.86}}}},
+          {"environment", {{"hostname", "box"}, {"cpu", "Test CPU"}, {"logical_cores", 2}, {"git_commit", "abc"}}},
+          {"sweep",
+           {{"config_hash", hash},
+            {"pipeline", "direct"},
+            {"scaling", scaling},
+            {"batch", batch},
+            {"per_device_batch", global / n},
+            {"device_count", n},
+            {"kernel_set", ""},
+            {"repetitions", {{"count", 3}, {"images_per_second", {{"cv_percent", 1.5}}}}}}}};
+}
+
+void write_lines(const fs::path& f, const std::vector<nlohmann::json>& lines, const std::string& tail = "") {
+  std::ofstream out(f);
+  for (const auto& l : lines) out << l.dump() << "\n";
+  out << tail;
+}
+
+// baseline 100 img/s; cpu-gemm: 400 on one device, 700 on two, 1200 on four (weak scaling, batch 64 per device).
+std::vector<nlohmann::json> sample() {
+  return {rec("cpu-ref", "single", 1, 64, 100, "0000000000000001"),
+          rec("cpu-gemm", "single", 1, 64, 400, "0000000000000002"),
+          rec("cpu-gemm", "allreduce", 2, 64, 700, "0000000000000003"),
+          rec("cpu-gemm", "allreduce", 4, 64, 1200, "0000000000000004")};
+}
+
+// Makes $CNNB_GNUPLOT point nowhere for one scope: the report must behave as on a machine without gnuplot.
+class NoGnuplot {
+ public:
+  NoGnuplot() {
+    if (const char* v = std::getenv("CNNB_GNUPLOT")) saved_ = v;
+    ::setenv("CNNB_GNUPLOT", "", 1);
+  }
+  ~NoGnuplot() {
+    if (saved_)
+      ::setenv("CNNB_GNUPLOT", saved_->c_str(), 1);
+    else
+      ::unsetenv("CNNB_GNUPLOT");
+  }
+
+ private:
+  std::optional<std::string> saved_;
+};
+
+// ---- numbers
+
+TEST(ReportNumbers, SpeedupEfficiencyAndTimeToAccuracyAreExact) {
+  TempDir dir;
+  write_lines(dir / "r.jsonl", sample());
+  const ResultSet set = load_results({dir / "r.jsonl"});
+  ASSERT_EQ(set.rows.size(), 4u);
+  EXPECT_TRUE(set.warnings.empty());
+  const RunRow& one = set.rows[1];
+  const RunRow& two = set.rows[2];
+  const RunRow& four = set.rows[3];
+  EXPECT_DOUBLE_EQ(*speedup_vs_baseline(set, one), 4.0);
+  EXPECT_DOUBLE_EQ(*speedup_vs_baseline(set, two), 7.0);
+  EXPECT_DOUBLE_EQ(*speedup_vs_baseline(set, four), 12.0);
+  EXPECT_FALSE(scaling_efficiency(set, one).has_value());
+  EXPECT_DOUBLE_EQ(*scaling_efficiency(set, two), 700.0 / (2 * 400));  // 87.5%
+  EXPECT_DOUBLE_EQ(*scaling_efficiency(set, four), 1200.0 / (4 * 400));  // 75%
+  EXPECT_DOUBLE_EQ(*time_to_accuracy(one, 0.85), 4.0);  // epoch 2, 2 s + 2 s of training
+  EXPECT_DOUBLE_EQ(*time_to_accuracy(one, 0.80), 2.0);
+  EXPECT_FALSE(time_to_accuracy(one, 0.9).has_value());
+
+  const std::string t = markdown_results_table(set, 0.85);
+  EXPECT_NE(t.find("| cpu-ref single x1 b64 | tiny | " + std::string(kData) +
+                   " | 100.0 | 10.000 | 9.000–11.000 | 1.00× | – | 4.00 (epoch 2) | 86.00% | 3 (1.5%) |"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("| cpu-gemm allreduce x2 b64/dev | tiny | " + std::string(kData) +
+                   " | 700.0 | 10.000 | 9.000–11.000 | 7.00× | 87.5% |"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("| 12.00× | 75.0% |"), std::string::npos) << t;
+  const std::string s = markdown_scaling_table(set);
+  EXPECT_NE(s.find("| cpu-gemm | allreduce | weak | 64/device | 4 | 1200.0 | 400.0 | 3.00× | 75.0% | 0.500 |"),
+            std::string::npos)
+      << s;
+}
+
+TEST(ReportNumbers, StrongScalingUsesTheGlobalBatchAndNoBaselineIsSaid) {
+  TempDir dir;
+  // No cpu-ref line; strong scaling: X(1) is single at the same global batch.
+  write_lines(dir / "r.jsonl", {rec("cpu-gemm", "single", 1, 64, 400, "00000000000000a1", "strong"),
+                                rec("cpu-gemm", "tower", 2, 64, 600, "00000000000000a2", "strong")});
+  const ResultSet set = load_results({dir / "r.jsonl"});
+  EXPECT_EQ(set.rows[1].batch, 64);
+  EXPECT_DOUBLE_EQ(*scaling_efficiency(set, set.rows[1]), 0.75);
+  EXPECT_FALSE(speedup_vs_baseline(set, set.rows[0]).has_value());
+  const std::string t = markdown_results_table(set, 0.85);
+  EXPECT_NE(t.find("n/a (no baseline)"), std::string::npos) << t;
+}
+
+TEST(ReportNumbers, LastOkLineWinsAndBadLinesAreWarnings) {
+  TempDir dir;
+  nlohmann::json failed = {{"schema", "cnnbench.run/1"},
+                           {"status", "failed"},
+                           {"reason", "boom"},
+                           {"config", {{"model", "tiny"}, {"dataset", kData}, {"backend", "cpu-gemm"},
+                                       {"strategy", "single"}, {"batch", 64}}},
+                           {"sweep", {{"config_hash", "0000000000000002"}}},
+                           {"environment", {{"hostname", "box"}}}};
+  nlohmann::json no_timing = sample()[0];
+  no_timing.erase("timing");
+  std::vector<nlohmann::json> lines = sample();
+  lines.push_back(failed);  // after the ok line of the same hash: ignored
+  lines.push_back(no_timing);
+  write_lines(dir / "r.jsonl", lines, "not json\n{\"half\": ");
+  const ResultSet set = load_results({dir / "r.jsonl"});
+  ASSERT_EQ(set.rows.size(), 4u);
+  EXPECT_TRUE(set.rows[1].ok());
+  ASSERT_EQ(set.warnings.size(), 3u);
+  EXPECT_EQ(set.warnings[0], (dir / "r.jsonl").string() +
+                                 ":6: not a valid run record (timing.images_per_second is missing), skipped");
+  EXPECT_EQ(set.warnings[1].rfind((dir / "r.jsonl").string() + ":7: not valid JSON", 0), 0u) << set.warnings[1];
+  EXPECT_EQ(set.warnings[2].rfind((dir / "r.jsonl").string() + ":8: incomplete last line", 0), 0u) << set.warnings[2];
+
+  // A failed line followed by an ok one for the same configuration: the ok one.
+  write_lines(dir / "s.jsonl", {failed, sample()[1]});
+  const ResultSet s2 = load_results({dir / "s.jsonl"});
+  ASSERT_EQ(s2.rows.size(), 1u);
+  EXPECT_TRUE(s2.rows[0].ok());
+}
+
+TEST(ReportNumbers, ShortDatasetNamesForChartTitles) {
+  EXPECT_EQ(short_dataset("synthetic:n=2048,shape=1x28x28,classes=10,test=512"), "synthetic 1x28x28 (n=2048)");
+  EXPECT_EQ(short_dataset("cifar10:/data/cifar-10-batches-bin/"), "cifar10:cifar-10-batches-bin");
+  EXPECT_EQ(short_dataset("mnist:/data/mnist"), "mnist:mnist");
+  EXPECT_EQ(short_dataset("fashion-mnist"), "fashion-mnist");
+}
+
+TEST(ReportNumbers, ValidateRecordNamesWhatIsMissing) {
+  EXPECT_TRUE(validate_record(sample()[0]).empty());
+  nlohmann::json j = sample()[0];
+  j["schema"] = "other/1";
+  EXPECT_EQ(validate_record(j).at(0), "schema is missing or not cnnbench.run/N");
+  j = sample()[0];
+  j["status"] = "skipped";
+  EXPECT_EQ(validate_record(j).at(0), "a skipped line has no reason");
+  j = sample()[0];
+  j["config"].erase("backend");
+  EXPECT_EQ(validate_record(j).at(0), "config.backend is missing or not a string");
+}
+
+// ---- the projection model
+
+TEST(Projection, RingAllReduceMatchesHandValues) {
+  // N = 8, S = 1 MB, alpha = 5 us, B = 25 GB/s: 2*7*5e-6 + 2*7/8 * 1e6/25e9 = 70 us + 70 us.
+  EXPECT_NEAR(ring_allreduce_seconds(8, 1e6, 5e-6, 25e9), 140e-6, 1e-15);
+  EXPECT_EQ(ring_allreduce_seconds(1, 1e6, 5e-6, 25e9), 0.0);
+  // N = 2: 2 alpha + S/B.
+  EXPECT_NEAR(ring_allreduce_seconds(2, 4e6, 1e-6, 2e9), 2e-6 + 2e-3, 1e-15);
+  EXPECT_THROW(ring_allreduce_seconds(0, 1, 1, 1), Error);
+}
+
+TEST(Projection, WeakAndStrongEfficiencyMatchHandValues) {
+  const Link& pcie4 = find_link("pcie4");
+  EXPECT_DOUBLE_EQ(pcie4.alpha_us, 5.7);
+  EXPECT_DOUBLE_EQ(pcie4.bandwidth_gbps, 31.5);
+  // compute 10 ms, S = 4 MB (1M params), N = 8: T = 14 * 5.7 us + 1.75 * 4e6 / 31.5e9 s = 79.8 us + 222.222 us.
+  const double t8 = 14 * 5.7e-3 + 1.75 * 4e6 / 31.5e9 * 1e3;  // ms
+  const auto w = project_point(pcie4, 8, 10, 4e6, Scaling::weak);
+  EXPECT_NEAR(w.exchange_ms, t8, 1e-12);
+  EXPECT_NEAR(w.step_ms, 10 + t8, 1e-12);
+  EXPECT_NEAR(w.efficiency, 10 / (10 + t8), 1e-12);  // 97.07%
+  EXPECT_NEAR(w.speedup, 8 * 10 / (10 + t8), 1e-12);
+  const auto s = project_point(pcie4, 8, 10, 4e6, Scaling::strong);
+  EXPECT_NEAR(s.step_ms, 1.25 + t8, 1e-12);
+  EXPECT_NEAR(s.efficiency, 10 / (8 * (1.25 + t8)), 1e-12);  // 80.54%
+  const auto one = project_point(find_link("nvlink4"), 1, 3, 4e6, Scaling::strong);
+  EXPECT_EQ(one.exchange_ms, 0.0);
+  EXPECT_EQ(one.efficiency, 1.0);
+  EXPECT_THROW(find_link("pcie9"), InputError);
+  EXPECT_EQ(links().size(), 6u);
+}
+
+TEST(Projection, ReportTableUsesTheBestOneDeviceRun) {
+  TempDir dir;
+  NoGnuplot no_gnuplot;
+  write_lines(dir / "r.jsonl", sample());
+  ReportOptions opt;
+  opt.results = {dir / "r.jsonl"};
+  opt.out = dir / "rep";
+  write_report(opt);
+  const std::string index = slurp(dir / "rep" / "index.md");
+  // From cpu-gemm single x1 (the fastest one-device run): compute 10 ms, 1M params; hand values as above,
+  // N = 64: T = 126 * 5.7 us + 126/64 * 4e6/31.5e9 s = 0.9682 ms.
+  EXPECT_NE(index.find("From **cpu-gemm single x1 b64**"), std::string::npos) << index;
+  EXPECT_NE(index.find("| PCIe 4.0 x16 | 5.7 | 31.5 | 0.302 | 97.1% | 91.2% | 80.5% | 13.9% |"), std::string::npos)
+      << index;
+}
+
+// ---- the report directory
+
+TEST(ReportFiles, WithoutGnuplotTheDataAndScriptsAreWrittenAndTheIndexSaysHowToRender) {
+  TempDir dir;
+  NoGnuplot no_gnuplot;
+  ASSERT_FALSE(find_gnuplot().has_value());
+  nlohmann::json skipped = {{"schema", "cnnbench.run/1"},
+                            {"status", "skipped"},
+                            {"reason", "no CUDA GPU on this machine"},
+                            {"config", {{"model", "tiny"}, {"dataset", kData}, {"backend", "cudnn"},
+                                        {"strategy", "single"}, {"batch", 64}}},
+                            {"sweep", {{"config_hash", "00000000000000ff"}}}};
+  std::vector<nlohmann::json> lines = sample();
+  lines.push_back(skipped);
+  write_lines(dir / "r.jsonl", lines);
+  ReportOptions opt;
+  opt.results = {dir / "r.jsonl"};
+  opt.out = dir / "rep";
+  const ReportOutcome r = write_report(opt);
+  EXPECT_EQ(r.rendered, 0);
+  EXPECT_NE(r.render_note.find("gnuplot was not found"), std::string::npos) << r.render_note;
+  EXPECT_EQ(r.charts, (std::vector<std::string>{"speedup_1", "scaling_1", "breakdown_1", "curves_1", "projection_1"}));
+  for (const auto& c : r.charts) {
+    EXPECT_TRUE(fs::exists(dir / "rep" / "charts" / (c + ".dat"))) << c;
+    EXPECT_TRUE(fs::exists(dir / "rep" / "charts" / (c + ".gp"))) << c;
+    EXPECT_FALSE(fs::exists(dir / "rep" / "charts" / (c + ".svg"))) << c;
+  }
+  EXPECT_TRUE(fs::exists(dir / "rep" / "charts" / "render.sh"));
+  const std::string index = slurp(dir / "rep" / "index.md");
+  EXPECT_NE(index.find("gnuplot was not found"), std::string::npos);
+  EXPECT_NE(index.find("| cudnn single x1 b64 | tiny | " + std::string(kData) + " | skipped | no CUDA GPU on this machine |"),
+            std::string::npos)
+      << index;
+  // The speedup data: bar, label, speedup, colour, images/s.
+  EXPECT_NE(slurp(dir / "rep" / "charts" / "speedup_1.dat").find("3\tcpu-gemm allreduce x2 b64/dev\t7\t2062260\t700\n"),
+            std::string::npos);
+  const std::string scaling = slurp(dir / "rep" / "charts" / "scaling_1.dat");
+  EXPECT_NE(scaling.find("2\t700\t87.5\n"), std::string::npos) << scaling;
+  EXPECT_NE(scaling.find("4\t1200\t75\n"), std::string::npos) << scaling;
+  EXPECT_NE(slurp(dir / "rep" / "charts" / "scaling_1.gp").find("Weak scaling (batch 64 per device)"), std::string::npos);
+}
+
+TEST(ReportFiles, RendersSvgAndPngWithGnuplot) {
+  if (!find_gnuplot()) GTEST_SKIP() << "gnuplot is not installed";
+  TempDir dir;
+  write_lines(dir / "r.jsonl", sample());
+  // Google Benchmark JSON as cnnbench-micro writes it, with repetitions (the median aggregate wins).
+  const nlohmann::json micro = {
+      {"context", {{"host_name", "box"}}},
+      {"benchmarks",
+       {{{"name", "conv_fwd/cpu/ref/c1/real_time"}, {"run_name", "conv_fwd/cpu/ref/c1/real_time"},
+         {"run_type", "iteration"}, {"real_time", 2000.0}, {"time_unit", "us"}, {"GFLOP/s", 1.0}},
+        {{"name", "conv_fwd/cpu/ref/c1/real_time_median"}, {"run_name", "conv_fwd/cpu/ref/c1/real_time"},
+         {"run_type", "aggregate"}, {"aggregate_name", "median"}, {"real_time", 1000.0}, {"time_unit", "us"},
+         {"GFLOP/s", 2.0}},
+        {{"name", "conv_fwd/cpu/im2col_gemm/c1/real_time"}, {"run_type", "iteration"}, {"real_time", 100.0},
+         {"time_unit", "us"}, {"GFLOP/s", 20.0}},
+        {{"name", "conv_fwd/cuda/naive/c1/manual_time"}, {"run_type", "iteration"}, {"error_occurred", true},
+         {"error_message", "no CUDA device"}},
+        {{"name", "relu_fwd/cpu/omp/r1/real_time"}, {"run_type", "iteration"}, {"real_time", 5000.0},
+         {"time_unit", "ns"}, {"GFLOP/s", 3.0}},
+        {{"name", "BM_Other"}, {"run_type", "iteration"}}}}};
+  {
+    std::ofstream m(dir / "micro.json");
+    m << micro.dump(1);
+  }
+  std::vector<std::string> warnings;
+  const auto results = read_micro_json(dir / "micro.json", warnings);
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_DOUBLE_EQ(results[0].gflops, 2.0);  // the median aggregate
+  EXPECT_DOUBLE_EQ(results[0].time_us, 1000.0);
+  EXPECT_EQ(results[2].error, "no CUDA device");
+  EXPECT_DOUBLE_EQ(results[3].time_us, 5.0);
+  ASSERT_EQ(warnings.size(), 1u);
+
+  ReportOptions opt;
+  opt.results = {dir / "r.jsonl"};
+  opt.micro = {dir / "micro.json"};
+  opt.out = dir / "rep";
+  const ReportOutcome r = write_report(opt);
+  EXPECT_TRUE(r.render_note.empty()) << r.render_note;
+  ASSERT_EQ(r.rendered, int(r.charts.size())) << (r.warnings.empty() ? "" : r.warnings.back());
+  EXPECT_EQ(r.charts.back(), "micro_relu_fwd");
+  for (const auto& c : r.charts) {
+    const std::string svg = slurp(dir / "rep" / "charts" / (c + ".svg"));
+    EXPECT_EQ(svg.rfind("<?xml", 0), 0u) << c;
+    EXPECT_NE(svg.find("<svg"), std::string::npos) << c;
+    EXPECT_NE(svg.find("</svg>"), std::string::npos) << c;
+    EXPECT_EQ(slurp(dir / "rep" / "charts" / (c + ".png")).substr(0, 4), "\x89PNG") << c;
+    EXPECT_FALSE(fs::exists(dir / "rep" / "charts" / (c + ".log"))) << slurp(dir / "rep" / "charts" / (c + ".log"));
+  }
+  const std::string index = slurp(dir / "rep" / "index.md");
+  EXPECT_NE(index.find("| conv_fwd | c1 | cpu/im2col_gemm | 20.00 | 100.00 |  |"), std::string::npos) << index;
+  EXPECT_NE(index.find("| conv_fwd | c1 | cuda/naive | – | – | no CUDA device |"), std::string::npos) << index;
+}
+
+TEST(ReportFiles, ChartTextCannotRunCommands) {
+  EXPECT_EQ(gp_quote("data `touch x` \"q\" \\"), "data 'touch x' \\\"q\\\" \\\\");
+  EXPECT_EQ(dat_cell("a\tb\nc"), "a b c");
+  EXPECT_EQ(dat_cell(""), "-");
+}
+
+TEST(ReportFiles, NoBaselineChartSaysSo) {
+  TempDir dir;
+  write_lines(dir / "r.jsonl", {sample()[1]});
+  ReportOptions opt;
+  opt.results = {dir / "r.jsonl"};
+  opt.out = dir / "rep";
+  {
+    NoGnuplot no_gnuplot;
+    write_report(opt);
+  }
+  EXPECT_NE(slurp(dir / "rep" / "charts" / "speedup_1.gp").find("No sequential CPU baseline in these results"),
+            std::string::npos);
+  EXPECT_NE(slurp(dir / "rep" / "index.md").find("No baseline: these results have no cpu-ref single"), std::string::npos);
+  if (const auto gp = find_gnuplot()) {
+    const RenderResult r = render_chart(*gp, dir / "rep" / "charts", "speedup_1");
+    EXPECT_TRUE(r.ok) << r.message;
+    EXPECT_FALSE(fs::exists(dir / "rep" / "charts" / "speedup_1.log")) << slurp(dir / "rep" / "charts" / "speedup_1.log");
+  }
+}
+
+TEST(ReportFiles, EmptyResultsAndBadDirectories) {
+  TempDir dir;
+  NoGnuplot no_gnuplot;
+  write_lines(dir / "empty.jsonl", {});
+  ReportOptions opt;
+  opt.results = {dir / "empty.jsonl"};
+  opt.out = dir / "rep";
+  const ReportOutcome r = write_report(opt);
+  EXPECT_TRUE(r.charts.empty());
+  EXPECT_NE(slurp(dir / "rep" / "index.md").find("The results are empty"), std::string::npos);
+
+  opt.out = "/proc/cnnbench-report";
+  EXPECT_THROW(write_report(opt), InputError);
+  opt.out = dir / "rep2";
+  opt.results = {dir / "missing.jsonl"};
+  EXPECT_THROW(write_report(opt), InputError);
+}
+
+TEST(ReportCompare, RatiosMatchedByHashAndRegressionsCounted) {
+  TempDir dir;
+  NoGnuplot no_gnuplot;
+  write_lines(dir / "old.jsonl", sample());
+  std::vector<nlohmann::json> faster = sample();
+  faster[1]["timing"]["images_per_second"] = 500.0;  // 1.25x
+  faster[2]["timing"]["images_per_second"] = 560.0;  // 0.8x
+  faster.pop_back();                                  // only in old
+  write_lines(dir / "new.jsonl", faster);
+  CompareOptions c;
+  c.old_file = dir / "old.jsonl";
+  c.new_file = dir / "new.jsonl";
+  c.out = dir / "cmp";
+  c.fail_below = 0.95;
+  const CompareOutcome r = write_compare(c);
+  EXPECT_EQ(r.matched, 3);
+  EXPECT_EQ(r.regressions, 1);
+  const std::string index = slurp(dir / "cmp" / "index.md");
+  EXPECT_NE(index.find("| cpu-gemm single x1 b64 | tiny | " + std::string(kData) + " | 400.0 | 500.0 | **1.250×** |"),
+            std::string::npos)
+      << index;
+  EXPECT_NE(index.find("**0.800×**"), std::string::npos);
+  EXPECT_NE(index.find("cpu-gemm allreduce x4 b64/dev (old only)"), std::string::npos);
+  EXPECT_TRUE(fs::exists(dir / "cmp" / "charts" / "compare.gp"));
+
+  // Through the CLI: exit status 3 on a regression below --fail-below.
+  const auto cli = test::run_cli(fmt::format("report --compare '{}' '{}' --out '{}' --fail-below 0.95 --no-render",
+                                             c.old_file.string(), c.new_file.string(), (dir / "cmp2").string()));
+  EXPECT_EQ(cli.exit_code, 3) << cli.out;
+  const auto bad = test::run_cli(fmt::format("report '{}' --out '{}' --target 85", c.old_file.string(),
+                                             (dir / "r3").string()));
+  EXPECT_EQ(bad.exit_code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("--target must be a test accuracy in (0, 1]"), std::string::npos) << bad.out;
+}
+
+TEST(ProjectCli, PrintsTheTableForGivenNumbers) {
+  const auto r = test::run_cli("project --params 1000000 --step-ms 10 --link pcie4 --devices 1,8,64");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("    8 |         10.302 ms  97.1%"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("   64 |         10.968 ms  91.2%"), std::string::npos) << r.out;
+  const auto s = test::run_cli("project --params 1000000 --step-ms 10 --link pcie4 --devices 8 --scaling strong");
+  EXPECT_NE(s.out.find("    8 |          1.552 ms  80.5%"), std::string::npos) << s.out;
+  EXPECT_EQ(test::run_cli("project --params 0 --step-ms 10").exit_code, 2);
+  EXPECT_EQ(test::run_cli("project --params 10 --step-ms 10 --link pcie9").exit_code, 2);
+}
+
+}  // namespace
+}  // namespace cnnb
