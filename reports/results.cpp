@@ -185,27 +185,39 @@ ResultSet load_results(const std::vector<std::filesystem::path>& files) {
   return set;
 }
 
+namespace {
+
+// Rows from one results file were measured together; a row from another file (another day, another
+// load) is only the fallback.
+bool same_file(const RunRow& a, const RunRow& b) { return a.source.substr(0, a.source.rfind(':')) == b.source.substr(0, b.source.rfind(':')); }
+
+}  // namespace
+
 const RunRow* find_baseline(const ResultSet& set, const RunRow& row) {
   const RunRow* best = nullptr;
+  int best_score = -1;
   for (const auto& r : set.rows) {
     if (!r.ok() || !r.is_baseline() || !same_setup(r, row) || !(r.images_per_second > 0)) continue;
     if (!r.kernel_set.empty()) continue;
-    // Prefer the direct pipeline, then the row of the same sweep file.
-    if (!best || (best->pipeline != "direct" && r.pipeline == "direct")) best = &r;
+    const int score = 2 * same_file(r, row) + (r.pipeline == "direct");
+    if (score >= best_score) best = &r, best_score = score;
   }
   return best;
 }
 
 const RunRow* find_one_device(const ResultSet& set, const RunRow& row) {
-  const RunRow* same_strategy = nullptr;
-  const RunRow* single = nullptr;
+  const RunRow* best = nullptr;
+  int best_score = -1;
   for (const auto& r : set.rows) {
     if (!r.ok() || r.replicas != 1 || !(r.images_per_second > 0) || !same_setup(r, row)) continue;
     if (r.backend != row.backend || r.pipeline != row.pipeline || r.kernel_set != row.kernel_set) continue;
-    if (r.strategy == row.strategy) same_strategy = &r;
-    if (r.strategy == "single") single = &r;
+    if (r.strategy != "single" && r.strategy != row.strategy) continue;
+    // Best: measured in the same file, with the same threads per replica (a CPU slot with another
+    // thread count is another device), by the single strategy.
+    const int score = 4 * same_file(r, row) + 2 * (r.threads == row.threads) + (r.strategy == "single");
+    if (score >= best_score) best = &r, best_score = score;
   }
-  return single ? single : same_strategy;
+  return best;
 }
 
 std::string short_dataset(const std::string& spec) {

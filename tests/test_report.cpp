@@ -144,6 +144,29 @@ TEST(ReportNumbers, SpeedupEfficiencyAndTimeToAccuracyAreExact) {
       << s;
 }
 
+TEST(ReportNumbers, OneDeviceRunComesFromTheSameFileAndThreadCount) {
+  TempDir dir;
+  write_lines(dir / "sweep.jsonl", sample());
+  // Another file holds a one-device cpu-gemm run of the same setup, measured elsewhere at another
+  // speed, and one with 2 threads: neither may become X(1) of the sweep's 2-replica run.
+  nlohmann::json other = rec("cpu-gemm", "single", 1, 64, 250, "00000000000000aa");
+  nlohmann::json two_threads = rec("cpu-gemm", "single", 1, 64, 900, "00000000000000bb");
+  two_threads["config"]["threads"] = 2;
+  write_lines(dir / "other.jsonl", {other, two_threads});
+  const ResultSet set = load_results({dir / "sweep.jsonl", dir / "other.jsonl"});
+  const RunRow* two = nullptr;
+  for (const auto& r : set.rows)
+    if (r.strategy == "allreduce" && r.replicas == 2) two = &r;
+  ASSERT_NE(two, nullptr);
+  EXPECT_DOUBLE_EQ(*scaling_efficiency(set, *two), 700.0 / (2 * 400));
+  // Without the sweep's own one-device run, the same thread count wins over the faster 2-thread run.
+  const ResultSet other_only = load_results({dir / "other.jsonl"});
+  RunRow probe = *two;
+  probe.source = (dir / "sweep.jsonl").string() + ":3";
+  ASSERT_NE(find_one_device(other_only, probe), nullptr);
+  EXPECT_DOUBLE_EQ(find_one_device(other_only, probe)->images_per_second, 250.0);
+}
+
 TEST(ReportNumbers, StrongScalingUsesTheGlobalBatchAndNoBaselineIsSaid) {
   TempDir dir;
   // No cpu-ref line; strong scaling: X(1) is single at the same global batch.

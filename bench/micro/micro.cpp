@@ -21,6 +21,7 @@
 
 #include <fmt/format.h>
 
+#include "backends/cpu/blas.h"
 #include "backends/op_cases.h"
 #include "backends/registry.h"
 #include "core/device.h"
@@ -77,6 +78,24 @@ int take_threads_flag(int& argc, char** argv) {
   return threads;
 }
 
+// The machine's SGEMM rate, the yardstick for conv_fwd's GFLOP/s: square n x n x n through the same
+// single-threaded OpenBLAS call and the same OpenMP block split that cpu-gemm uses.
+void register_sgemm_reference(int threads) {
+  for (int n : {256, 1024}) {
+    auto* b = benchmark::RegisterBenchmark(fmt::format("sgemm/cpu/openblas/n{}", n).c_str(), [n, threads](benchmark::State& s) {
+      cpu::use_single_threaded_blas();
+      std::vector<float> a(size_t(n) * n, 0.5f), bm(size_t(n) * n, 0.25f), c(size_t(n) * n);
+      const lowering::GemmCall g{false, false, n, n, n, n, n, n, 1.0f, 0.0f};
+      for (auto _ : s) {
+        cpu::sgemm_parallel(g, a.data(), bm.data(), c.data(), threads);
+        benchmark::DoNotOptimize(c.data());
+      }
+      s.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * n * n / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+    });
+    b->Unit(benchmark::kMicrosecond)->UseRealTime();
+  }
+}
+
 int micro_main(int argc, char** argv) {
   const int threads = take_threads_flag(argc, argv);
   benchmark::Initialize(&argc, argv);
@@ -89,6 +108,7 @@ int micro_main(int argc, char** argv) {
   benchmark::AddCustomContext("cnnb_gpu", gpu ? gpu->name() : "none");
   benchmark::AddCustomContext("cnnb_git_commit", CNNB_GIT_COMMIT);
 
+  register_sgemm_reference(threads);
   for (const KernelInfo& k : all_kernels()) {
     Device* dev = k.device == DeviceKind::cpu ? cpu.get() : gpu.get();
     for (const OpCase& c : op_cases(k.op, CaseSet::micro)) {
