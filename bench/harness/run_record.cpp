@@ -156,6 +156,9 @@ nlohmann::json run_record(const TrainResult& r, const Dataset& data) {
   for (const auto& [op, v] : r.ops) ops[op] = v;
   j["ops"] = ops;
   j["fallbacks"] = r.fallbacks;
+  // Math modes are fixed on purpose so that GPU backends compute float32 like the CPU (no TF32).
+  j["math"] = {{"cublas", "CUBLAS_DEFAULT_MATH (no TF32)"}, {"cudnn", "CUDNN_FMA_MATH (no TF32)"}};
+  j["conv_algorithms"] = r.conv_algorithms;
 
   nlohmann::json epochs = nlohmann::json::array();
   for (const auto& e : r.epochs)

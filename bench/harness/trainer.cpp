@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "bench/harness/checkpoint.h"
+#include "backends/cudnn/algorithms.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "core/files.h"
@@ -440,6 +441,8 @@ TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn&
       tb->scalars(global_step, v);
     }
   }
+  // What cuDNN chose, per convolution geometry, of the first local replica (empty off cuDNN).
+  r.conv_algorithms = cudnn::chosen_algorithms(rs.devices().front()->ctx());
   if (!cfg.save_weights.empty()) {
     std::vector<float> params;
     rs.run_on(0, [&](Replica& rep) { params = rep.params(); });
