@@ -161,6 +161,8 @@ TEST(Cli, TrainWritesACompleteRunRecord) {
   EXPECT_EQ(j["epochs"].size(), 2u);
   EXPECT_EQ(j["epochs"][1]["steps"], 8);
   EXPECT_EQ(j["ops"]["conv_fwd"], "conv_fwd/cpu/ref");
+  EXPECT_TRUE(j["conv_algorithms"].is_object() && j["conv_algorithms"].empty());  // cuDNN only
+  EXPECT_EQ(j["math"]["cudnn"], "CUDNN_FMA_MATH (no TF32)");
   EXPECT_EQ(j["timing"]["steps_measured"], 16 - 5);
   EXPECT_GT(j["timing"]["step_ms"]["median"].get<double>(), 0);
   EXPECT_LE(j["timing"]["step_ms"]["p10"].get<double>(), j["timing"]["step_ms"]["p90"].get<double>());
