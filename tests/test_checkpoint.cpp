@@ -10,9 +10,12 @@
 #include "cli_runner.h"
 #include "core/error.h"
 #include "core/safetensors.h"
+#include "tests/input_error.h"
 
 namespace cnnb {
 namespace {
+
+using test::input_error;
 
 using test::TempDir;
 namespace fs = std::filesystem;
@@ -27,16 +30,6 @@ TrainConfig base_config() {
   c.seed = 11;
   c.warmup_steps = 0;
   return c;
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(no InputError)";
 }
 
 struct ResumeCase {
@@ -149,7 +142,7 @@ TEST(Checkpoint, CorruptNewestIsRefusedAndThePreviousSurvives) {
     f.seekp(-10, std::ios::end);
     f.write(&b, 1);
   }
-  const std::string e = error_of([&] { train(ck.resume_cfg(), ck.data, nullptr); });
+  const std::string e = input_error([&] { train(ck.resume_cfg(), ck.data, nullptr); });
   EXPECT_NE(e.find("checkpoint is damaged (corrupt)"), std::string::npos) << e;
   EXPECT_NE(e.find(newest.string()), std::string::npos) << e;
   EXPECT_NE(e.find("the previous checkpoint " + ck.files[0].string() + " is intact"), std::string::npos) << e;
@@ -163,7 +156,7 @@ TEST(Checkpoint, CorruptNewestIsRefusedAndThePreviousSurvives) {
 TEST(Checkpoint, TruncatedIsRefused) {
   Checkpointed ck;
   fs::resize_file(ck.files[1], fs::file_size(ck.files[1]) - 100);
-  const std::string e = error_of([&] { train(ck.resume_cfg(), ck.data, nullptr); });
+  const std::string e = input_error([&] { train(ck.resume_cfg(), ck.data, nullptr); });
   EXPECT_NE(e.find("checkpoint is damaged (truncated or corrupt)"), std::string::npos) << e;
   EXPECT_NE(e.find("is intact"), std::string::npos) << e;
 }
@@ -172,33 +165,33 @@ TEST(Checkpoint, AnotherModelOrOptimizerIsRefusedNamingWhatDiffers) {
   Checkpointed ck;
   TrainConfig other = ck.resume_cfg();
   other.model = "conv3x3x8,relu,maxpool2,fc4";
-  const std::string e = error_of([&] { train(other, ck.data, nullptr); });
+  const std::string e = input_error([&] { train(other, ck.data, nullptr); });
   EXPECT_NE(e.find("written by a different configuration"), std::string::npos) << e;
   EXPECT_NE(e.find("model_spec: checkpoint has \"conv3x3x4"), std::string::npos) << e;
   TrainConfig sgd = ck.resume_cfg();
   sgd.optimizer.kind = OptimizerConfig::Kind::sgd;
-  const std::string e2 = error_of([&] { train(sgd, ck.data, nullptr); });
+  const std::string e2 = input_error([&] { train(sgd, ck.data, nullptr); });
   EXPECT_NE(e2.find("optimizer: checkpoint has \"adam\", this run has \"sgd\""), std::string::npos) << e2;
   TrainConfig batch = ck.resume_cfg();
   batch.batch = 8;
-  EXPECT_NE(error_of([&] { train(batch, ck.data, nullptr); }).find("batch: checkpoint has 16, this run has 8"),
+  EXPECT_NE(input_error([&] { train(batch, ck.data, nullptr); }).find("batch: checkpoint has 16, this run has 8"),
             std::string::npos);
 }
 
 TEST(Checkpoint, OptionsAreChecked) {
   TrainConfig c = base_config();
   c.checkpoint_every = 2;
-  EXPECT_NE(error_of([&] { validate(c); }).find("needs --checkpoint-dir"), std::string::npos);
+  EXPECT_NE(input_error([&] { validate(c); }).find("needs --checkpoint-dir"), std::string::npos);
   c.checkpoint_dir = "/tmp/x";
   c.strategy = "tower";
-  EXPECT_NE(error_of([&] { validate(c); }).find("not supported with --strategy tower"), std::string::npos);
+  EXPECT_NE(input_error([&] { validate(c); }).find("not supported with --strategy tower"), std::string::npos);
   c.strategy = "param-avg";
   c.sync_every = 3;
-  EXPECT_NE(error_of([&] { validate(c); }).find("multiple of --sync-every 3"), std::string::npos);
+  EXPECT_NE(input_error([&] { validate(c); }).find("multiple of --sync-every 3"), std::string::npos);
   TrainConfig r = base_config();
   r.resume = "/nonexistent/dir";
   const Dataset data = load_dataset(r.dataset, r.seed);
-  EXPECT_NE(error_of([&] { train(r, data, nullptr); }).find("--resume /nonexistent/dir: no such file"), std::string::npos);
+  EXPECT_NE(input_error([&] { train(r, data, nullptr); }).find("--resume /nonexistent/dir: no such file"), std::string::npos);
 }
 
 TEST(CheckpointCli, TrainWithCheckpointsThenResume) {

@@ -18,9 +18,12 @@
 
 #include "core/error.h"
 #include "datasets/dataset.h"
+#include "tests/input_error.h"
 
 namespace cnnb {
 namespace {
+
+using test::input_error;
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
@@ -94,17 +97,6 @@ Bytes pattern(size_t n, uint32_t seed) {
     b = uint8_t(s >> 24);
   }
   return out;
-}
-
-// The message of the InputError that `f` throws, or a test failure when it throws nothing.
-std::string input_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an InputError";
-  return {};
 }
 
 // ---- IDX reader

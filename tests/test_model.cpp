@@ -11,21 +11,14 @@
 #include "core/network.h"
 #include "core/rng.h"
 #include "tests/gradcheck.h"
+#include "tests/input_error.h"
 
 namespace cnnb {
 namespace {
 
-using ::testing::HasSubstr;
+using test::input_error;
 
-std::string input_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an InputError";
-  return "";
-}
+using ::testing::HasSubstr;
 
 TEST(ModelSpec, PresetsRoundTripThroughTheirSpecString) {
   for (const auto& p : model_presets()) {

@@ -14,9 +14,12 @@
 #include "cli_runner.h"
 #include "core/error.h"
 #include "core/safetensors.h"
+#include "tests/input_error.h"
 
 namespace cnnb {
 namespace {
+
+using test::input_error;
 
 using test::TempDir;
 
@@ -33,16 +36,6 @@ std::string floats(std::initializer_list<float> v) {
   std::string s(v.size() * 4, '\0');
   std::memcpy(s.data(), std::data(v), s.size());
   return s;
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(no InputError)";
 }
 
 TEST(Safetensors, EncodesTheDocumentedLayout) {
@@ -124,15 +117,15 @@ TEST(Safetensors, ReadsAFileWithMetadataAndOtherDtypesInAnyOrder) {
 TEST(Safetensors, RefusesMalformedFilesWithClearMessages) {
   const std::string ok_data = floats({1, 2});
   const auto err = [&](const std::string& header, const std::string& data = floats({1, 2})) {
-    return error_of([&] { decode_safetensors(make_file(header, data), "w.safetensors"); });
+    return input_error([&] { decode_safetensors(make_file(header, data), "w.safetensors"); });
   };
   // Header longer than the file.
-  EXPECT_NE(error_of([] { decode_safetensors(le64(100) + "{}", "w.safetensors"); }).find("longer than the file"),
+  EXPECT_NE(input_error([] { decode_safetensors(le64(100) + "{}", "w.safetensors"); }).find("longer than the file"),
             std::string::npos);
   // Header beyond the limit: refused before allocating.
-  EXPECT_NE(error_of([] { decode_safetensors(le64(uint64_t(1) << 40) + "{}", "w.safetensors"); }).find("limit"),
+  EXPECT_NE(input_error([] { decode_safetensors(le64(uint64_t(1) << 40) + "{}", "w.safetensors"); }).find("limit"),
             std::string::npos);
-  EXPECT_NE(error_of([] { decode_safetensors("abc", "w.safetensors"); }).find("8-byte header length"), std::string::npos);
+  EXPECT_NE(input_error([] { decode_safetensors("abc", "w.safetensors"); }).find("8-byte header length"), std::string::npos);
   EXPECT_NE(err("{not json}").find("not valid JSON"), std::string::npos);
   const std::string out_of_range = err(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})");
   EXPECT_NE(out_of_range.find("w.safetensors: tensor a: data_offsets [0, 16] out of range"), std::string::npos)
@@ -159,7 +152,7 @@ TEST(Safetensors, ReadRefusesATruncatedFileBeforeReadingIt) {
   const ModelPlan plan = plan_model(parse_model("conv3x3x2,relu,fc3"), Shape{1, 5, 5}, 3);
   save_weights(dir / "w.safetensors", plan, init_params(plan, 1));
   std::filesystem::resize_file(dir / "w.safetensors", 20);
-  const std::string e = error_of([&] { read_safetensors(dir / "w.safetensors"); });
+  const std::string e = input_error([&] { read_safetensors(dir / "w.safetensors"); });
   EXPECT_NE(e.find((dir / "w.safetensors").string()), std::string::npos) << e;
   EXPECT_NE(e.find("truncated"), std::string::npos) << e;
 }
@@ -177,7 +170,7 @@ TEST(Safetensors, MismatchListsEveryDifference) {
   b.shape = {2};
   b.bytes.assign(16, '\0');
   f.tensors.push_back(b);
-  const std::string e = error_of([&] { weights_from(f, plan, "m.safetensors"); });
+  const std::string e = input_error([&] { weights_from(f, plan, "m.safetensors"); });
   EXPECT_NE(e.find("m.safetensors: the weights do not fit model"), std::string::npos) << e;
   EXPECT_NE(e.find("conv1.weight: shape [2, 1, 3, 2], expected [2, 1, 3, 3]"), std::string::npos) << e;
   EXPECT_NE(e.find("conv1.bias: dtype F64, expected F32"), std::string::npos) << e;

@@ -8,9 +8,12 @@
 #include "cli_runner.h"
 #include "core/error.h"
 #include "reports/jsonl.h"
+#include "tests/input_error.h"
 
 namespace cnnb {
 namespace {
+
+using test::input_error;
 
 using test::TempDir;
 
@@ -33,28 +36,18 @@ TrainConfig base() {
   return c;
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(no InputError)";
-}
-
 TEST(SearchSpace, BadSpacesAreRefusedNamingTheGene) {
-  EXPECT_NE(error_of([] { parse_search_space("[genes]\nfilters = []\n", "s.toml"); })
+  EXPECT_NE(input_error([] { parse_search_space("[genes]\nfilters = []\n", "s.toml"); })
                 .find("s.toml: gene filters: the list of choices is empty"),
             std::string::npos);
-  EXPECT_NE(error_of([] { parse_search_space("[genes]\nkernel = [4]\n", "s.toml"); })
+  EXPECT_NE(input_error([] { parse_search_space("[genes]\nkernel = [4]\n", "s.toml"); })
                 .find("gene kernel: invalid choice 4; expected an odd integer"),
             std::string::npos);
-  EXPECT_NE(error_of([] { parse_search_space("[genes]\nwidth = [4]\n", "s.toml"); }).find("unknown gene 'width'"),
+  EXPECT_NE(input_error([] { parse_search_space("[genes]\nwidth = [4]\n", "s.toml"); }).find("unknown gene 'width'"),
             std::string::npos);
-  EXPECT_NE(error_of([] { parse_search_space("[genes]\nactivation = [\"tanh\"]\n", "s.toml"); }).find("invalid choice \"tanh\""),
+  EXPECT_NE(input_error([] { parse_search_space("[genes]\nactivation = [\"tanh\"]\n", "s.toml"); }).find("invalid choice \"tanh\""),
             std::string::npos);
-  EXPECT_NE(error_of([] { parse_search_space("x = 1\n", "s.toml"); }).find("expected a [genes] table"), std::string::npos);
+  EXPECT_NE(input_error([] { parse_search_space("x = 1\n", "s.toml"); }).find("expected a [genes] table"), std::string::npos);
 }
 
 TEST(SearchSpace, GenomeBecomesAModelSpec) {

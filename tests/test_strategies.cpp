@@ -16,9 +16,12 @@
 #include "strategies/comm/host_reduce.h"
 #include "tests/cli_runner.h"
 #include "tests/strategy_run.h"
+#include "tests/input_error.h"
 
 namespace cnnb {
 namespace {
+
+using test::input_error;
 
 using ::testing::HasSubstr;
 using test::relative_max_diff;
@@ -46,16 +49,6 @@ OptimizerConfig adam() {
 std::vector<float> initial_params() {
   const Dataset& d = test::strategy_data();
   return init_params(plan_model(parse_model(test::kStrategyModel), d.shape, d.classes), test::kStrategySeed);
-}
-
-std::string input_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an InputError";
-  return "";
 }
 
 // ---- equivalence with single
