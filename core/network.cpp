@@ -129,6 +129,17 @@ std::vector<T> Network<T>::activation(size_t layer, int n) const {
   return out;
 }
 
+template <class T>
+typename Network<T>::Memory Network<T>::memory() const {
+  Memory m;
+  m.parameters = params_.bytes();
+  m.gradients = grads_.bytes();
+  for (const auto& a : acts_) m.activations += a.bytes();
+  for (const auto& a : dacts_) m.activations += a.bytes();
+  m.batch = input_.bytes() + labels_.bytes() + losses_.bytes();
+  return m;
+}
+
 template class Network<float>;
 template class Network<double>;
 

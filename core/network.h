@@ -34,6 +34,12 @@ class Network {
   // Gradients of the mean loss with respect to every parameter (overwritten, not accumulated).
   void backward(int n);
 
+  // Device memory this network holds, in bytes, as allocated (planned once, reused every step).
+  struct Memory {
+    size_t parameters = 0, gradients = 0, activations = 0, batch = 0;  // batch: input, labels, per-sample losses
+  };
+  Memory memory() const;
+
   // Host copies, for the trainer and the tests.
   double mean_loss(int n) const;           // per-sample losses summed in double
   std::vector<T> logits(int n) const;      // n x classes

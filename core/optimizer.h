@@ -32,6 +32,7 @@ class Optimizer {
   void restore_steps(int64_t steps) { steps_ = steps; }
   const OptimizerConfig& config() const { return cfg_; }
   Buffer<T>& state(int i) { return i == 0 ? s0_ : s1_; }
+  size_t state_bytes() const { return s0_.bytes() + s1_.bytes(); }
 
  private:
   OptimizerConfig cfg_;

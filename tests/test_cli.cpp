@@ -163,6 +163,16 @@ TEST(Cli, TrainWritesACompleteRunRecord) {
   EXPECT_EQ(j["ops"]["conv_fwd"], "conv_fwd/cpu/ref");
   EXPECT_TRUE(j["conv_algorithms"].is_object() && j["conv_algorithms"].empty());  // cuDNN only
   EXPECT_EQ(j["math"]["cudnn"], "CUDNN_FMA_MATH (no TF32)");
+  // conv3x3x4 + fc4 on 1x12x12: 40 + 404 = 444 parameters; per image 400+400+100+4 = 904 activations,
+  // each with its gradient; batch 32 of 144 pixels, labels and losses; Adam keeps two moments.
+  const auto& m = j["memory"]["replica_bytes"];
+  EXPECT_EQ(m["parameters"], 444 * 4);
+  EXPECT_EQ(m["gradients"], 444 * 4);
+  EXPECT_EQ(m["optimizer_state"], 2 * 444 * 4);
+  EXPECT_EQ(m["activations"], 2 * 904 * 32 * 4);
+  EXPECT_EQ(m["batch_buffers"], 32 * 144 * 4 + 32 * 4 + 32 * 4);
+  EXPECT_EQ(m["total"], 4 * 444 * 4 + 2 * 904 * 32 * 4 + 32 * 144 * 4 + 2 * 32 * 4);
+  EXPECT_GT(j["memory"]["peak_host_rss_mib"].get<double>(), 0);
   EXPECT_EQ(j["timing"]["steps_measured"], 16 - 5);
   EXPECT_GT(j["timing"]["step_ms"]["median"].get<double>(), 0);
   EXPECT_LE(j["timing"]["step_ms"]["p10"].get<double>(), j["timing"]["step_ms"]["p90"].get<double>());

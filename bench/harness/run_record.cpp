@@ -233,6 +233,8 @@ nlohmann::json run_record(const TrainResult& r, const Dataset& data) {
                   {"test_loss", r.epochs.back().test_loss},
                   {"train_loss", r.epochs.back().train_loss}};
   j["peak_rss_mib"] = peak_rss_mib();
+  // Planned once and reused every step; cuDNN/cuBLAS workspaces are not counted yet.
+  j["memory"] = {{"peak_host_rss_mib", j["peak_rss_mib"]}, {"replica_bytes", r.replica_memory}};
   j["environment"] = environment_json();
   return j;
 }

@@ -443,6 +443,17 @@ TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn&
   }
   // What cuDNN chose, per convolution geometry, of the first local replica (empty off cuDNN).
   r.conv_algorithms = cudnn::chosen_algorithms(rs.devices().front()->ctx());
+  rs.run_on(0, [&](Replica& rep) {
+    const auto m = rep.net().memory();
+    r.replica_memory = {{"parameters", double(m.parameters)},
+                        {"gradients", double(m.gradients)},
+                        {"optimizer_state", double(rep.optimizer().state_bytes())},
+                        {"activations", double(m.activations)},
+                        {"batch_buffers", double(m.batch)}};
+    double total = 0;
+    for (const auto& [k, v] : r.replica_memory) total += v;
+    r.replica_memory["total"] = total;
+  });
   if (!cfg.save_weights.empty()) {
     std::vector<float> params;
     rs.run_on(0, [&](Replica& rep) { params = rep.params(); });

@@ -77,7 +77,9 @@ struct TrainResult {
   std::vector<std::string> layers;  // "conv1 conv3x3x32 1x28x28 -> 32x26x26"
   std::vector<std::pair<std::string, std::string>> ops;  // op -> variant that ran
   std::vector<std::string> fallbacks;
-  std::map<std::string, std::string> conv_algorithms;  // cuDNN's choice per convolution geometry (cudnn backend)
+  std::map<std::string, std::string> conv_algorithms;
+  // Device memory of one replica, itemised, in bytes (the first local replica; all are alike).
+  std::map<std::string, double> replica_memory;  // cuDNN's choice per convolution geometry (cudnn backend)
   int threads = 1;                // per replica
   std::string devices;            // this process's devices, resolved: "cpu:2"
   int replicas = 1;               // world: processes x local replicas
