@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "bench/harness/run_record.h"
 #include "core/crc32c.h"
 #include "core/error.h"
 #include "core/files.h"
@@ -22,12 +23,6 @@ constexpr const char* kCrcKey = "cnnbench.crc32c";
 constexpr int kFormat = 1;
 
 std::string tensor_name(size_t replica, std::string_view what) { return fmt::format("replica{}.{}", replica, what); }
-
-nlohmann::json epoch_json(const EpochStats& e) {
-  return {{"epoch", e.epoch}, {"steps", e.steps}, {"train_loss", e.train_loss}, {"train_accuracy", e.train_accuracy},
-          {"test_loss", e.test_loss}, {"test_accuracy", e.test_accuracy}, {"seconds", e.seconds},
-          {"eval_seconds", e.eval_seconds}, {"images_per_second", e.images_per_second}, {"wall_seconds", e.wall_seconds}};
-}
 
 EpochStats epoch_from(const nlohmann::json& j) {
   EpochStats e;

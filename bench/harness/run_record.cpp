@@ -111,6 +111,19 @@ nlohmann::json environment_json() {
   return env;
 }
 
+nlohmann::json epoch_json(const EpochStats& e) {
+  return {{"epoch", e.epoch},
+          {"steps", e.steps},
+          {"train_loss", e.train_loss},
+          {"train_accuracy", e.train_accuracy},
+          {"test_loss", e.test_loss},
+          {"test_accuracy", e.test_accuracy},
+          {"seconds", e.seconds},
+          {"eval_seconds", e.eval_seconds},
+          {"images_per_second", e.images_per_second},
+          {"wall_seconds", e.wall_seconds}};
+}
+
 nlohmann::json run_record(const TrainResult& r, const Dataset& data) {
   const TrainConfig& c = r.config;
   nlohmann::json j;
@@ -161,17 +174,7 @@ nlohmann::json run_record(const TrainResult& r, const Dataset& data) {
   j["conv_algorithms"] = r.conv_algorithms;
 
   nlohmann::json epochs = nlohmann::json::array();
-  for (const auto& e : r.epochs)
-    epochs.push_back({{"epoch", e.epoch},
-                      {"steps", e.steps},
-                      {"train_loss", e.train_loss},
-                      {"train_accuracy", e.train_accuracy},
-                      {"test_loss", e.test_loss},
-                      {"test_accuracy", e.test_accuracy},
-                      {"seconds", e.seconds},
-                      {"eval_seconds", e.eval_seconds},
-                      {"images_per_second", e.images_per_second},
-                      {"wall_seconds", e.wall_seconds}});
+  for (const auto& e : r.epochs) epochs.push_back(epoch_json(e));
   j["epochs"] = epochs;
 
   // Step statistics exclude the warm-up steps; with too few steps, all are kept (and the count says so).

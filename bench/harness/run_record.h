@@ -13,6 +13,9 @@ nlohmann::json environment_json();
 
 nlohmann::json run_record(const TrainResult& r, const Dataset& data);
 
+// One entry of the record's `epochs` array (checkpoints store finished epochs the same way).
+nlohmann::json epoch_json(const EpochStats& e);
+
 // Peak resident set size of this process in MiB (VmHWM), or -1 where /proc is missing.
 double peak_rss_mib();
 
