@@ -23,6 +23,14 @@ class Device {
   virtual void copy(void* dst, const void* src, size_t bytes) = 0;           // device to device
   virtual void zero(void* p, size_t bytes) = 0;
   virtual void synchronize() = 0;
+  // Host memory the device copies from and to at full speed: page-locked on a GPU (so copies can run
+  // asynchronously and overlap compute), plain aligned memory on the CPU.
+  virtual void* alloc_host(size_t bytes) = 0;
+  virtual void free_host(void* p) noexcept = 0;
+  // Copies host -> device on a stream of its own and returns when the data is there: callable from a
+  // background thread (the prefetch pipeline) while the replica's stream computes. The destination
+  // must not be in use by queued compute.
+  virtual void upload_now(void* dst, const void* host_src, size_t bytes) = 0;
   DeviceKind kind() const { return ctx().kind; }
 };
 
@@ -73,6 +81,47 @@ class Buffer {
 
  private:
   void swap(Buffer& o) noexcept {
+    std::swap(dev_, o.dev_);
+    std::swap(p_, o.p_);
+    std::swap(n_, o.n_);
+  }
+  Device* dev_ = nullptr;
+  T* p_ = nullptr;
+  size_t n_ = 0;
+};
+
+// RAII array of T in the device's host memory (pinned on a GPU).
+template <class T>
+class HostBuffer {
+ public:
+  HostBuffer() = default;
+  HostBuffer(Device& dev, size_t n) : dev_(&dev), n_(n) {
+    if (n_) p_ = static_cast<T*>(dev.alloc_host(n_ * sizeof(T)));
+  }
+  HostBuffer(HostBuffer&& o) noexcept { swap(o); }
+  HostBuffer& operator=(HostBuffer&& o) noexcept {
+    HostBuffer(std::move(o)).swap(*this);
+    return *this;
+  }
+  HostBuffer(const HostBuffer&) = delete;
+  HostBuffer& operator=(const HostBuffer&) = delete;
+  ~HostBuffer() {
+    if (p_) dev_->free_host(p_);
+  }
+
+  T* data() { return p_; }
+  const T* data() const { return p_; }
+  size_t size() const { return n_; }
+  size_t bytes() const { return n_ * sizeof(T); }
+  T& operator[](size_t i) { return p_[i]; }
+  const T& operator[](size_t i) const { return p_[i]; }
+  T* begin() { return p_; }
+  T* end() { return p_ + n_; }
+  const T* begin() const { return p_; }
+  const T* end() const { return p_ + n_; }
+
+ private:
+  void swap(HostBuffer& o) noexcept {
     std::swap(dev_, o.dev_);
     std::swap(p_, o.p_);
     std::swap(n_, o.n_);

@@ -32,6 +32,9 @@ class CpuDevice final : public Device {
   void copy(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
   void zero(void* p, size_t bytes) override { std::memset(p, 0, bytes); }
   void synchronize() override {}
+  void* alloc_host(size_t bytes) override { return alloc(bytes); }
+  void free_host(void* p) noexcept override { std::free(p); }
+  void upload_now(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
 
  private:
   ExecCtx ctx_;

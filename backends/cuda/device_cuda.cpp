@@ -22,7 +22,17 @@ class CudaDevice final : public Device {
     ctx_.device = ordinal;
     ctx_.threads = 1;
     ctx_.cuda = &cuda_;
+    cuda::ScopedDevice on(ordinal);
+    CNNB_CUDA_CHECK(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking));
   }
+  ~CudaDevice() override {
+    cuda::ScopedDevice on(cuda_.device);
+    (void)cudaStreamSynchronize(copy_stream_);
+    (void)cudaStreamDestroy(copy_stream_);
+    (void)cudaGetLastError();
+  }
+  CudaDevice(const CudaDevice&) = delete;
+  CudaDevice& operator=(const CudaDevice&) = delete;
 
   const ExecCtx& ctx() const override { return ctx_; }
   std::string name() const override { return fmt::format("gpu:{} ({})", ctx_.device, gpu_name_); }
@@ -72,11 +82,35 @@ class CudaDevice final : public Device {
     cuda::ScopedDevice on(cuda_.device);
     CNNB_CUDA_CHECK(cudaStreamSynchronize(cuda_.stream));
   }
+  void* alloc_host(size_t bytes) override {
+    cuda::ScopedDevice on(cuda_.device);
+    void* p = nullptr;
+    const cudaError_t err = cudaMallocHost(&p, bytes);
+    if (err == cudaErrorMemoryAllocation) {
+      (void)cudaGetLastError();
+      fail("out of page-locked host memory allocating {} bytes for {}", bytes, name());
+    }
+    CNNB_CUDA_CHECK(err);
+    return p;
+  }
+  void free_host(void* p) noexcept override {
+    if (!p) return;
+    (void)cudaFreeHost(p);
+    (void)cudaGetLastError();
+  }
+  // Its own stream, so a background thread's copy runs while the replica's stream computes.
+  void upload_now(void* dst, const void* host_src, size_t bytes) override {
+    if (!bytes) return;
+    cuda::ScopedDevice on(cuda_.device);
+    CNNB_CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, copy_stream_));
+    CNNB_CUDA_CHECK(cudaStreamSynchronize(copy_stream_));
+  }
 
  private:
   CudaCtx cuda_;  // before ctx_, which points at it
   ExecCtx ctx_;
   std::string gpu_name_;
+  cudaStream_t copy_stream_ = nullptr;
 };
 
 }  // namespace
