@@ -36,7 +36,7 @@ long read_int(std::string_view s, size_t& pos) {
 double read_double(std::string_view s, size_t& pos, std::string_view token) {
   size_t end = pos;
   while (end < s.size() && (std::isdigit(static_cast<unsigned char>(s[end])) || s[end] == '.' || s[end] == 'e' ||
-                            (s[end] == '-' && end > pos && s[end - 1] == 'e')))
+                            ((s[end] == '-' || s[end] == '+') && end > pos && s[end - 1] == 'e')))
     ++end;
   double v = 0;
   auto [p, ec] = std::from_chars(s.data() + pos, s.data() + end, v);
@@ -53,8 +53,13 @@ double read_double(std::string_view s, size_t& pos, std::string_view token) {
       token, why);
 }
 
-// Limits that keep a typo from allocating absurd memory.
+// Limits that keep a typo from allocating absurd memory, checked before anything is allocated. Real CNNs
+// stay far below them: ResNet-152 has at most 2048 channels per layer, VGG-16 4096 dense units, 138 M
+// parameters and about 15 M activation values per 224x224 image.
 constexpr long kMaxFilters = 65536, kMaxKernel = 64, kMaxUnits = 1 << 20;
+constexpr int64_t kMaxLayerValues = int64_t(1) << 28;        // one layer's output per image (1 GiB of float)
+constexpr int64_t kMaxActivationValues = int64_t(1) << 30;   // all layers' outputs per image (4 GiB of float)
+constexpr int64_t kMaxParams = int64_t(1) << 31;             // one flat buffer (8 GiB of float)
 
 int checked(std::string_view token, long v, long lo, long hi, std::string_view what) {
   if (v < lo || v > hi) bad_token(token, fmt::format("{} must be in [{}, {}], got {}", what, lo, hi, v));
@@ -215,6 +220,7 @@ ModelPlan plan_model(const ModelSpec& spec, Shape input, int classes) {
                spec.name, classes, spec.layers.back().str());
 
   int n_conv = 0, n_fc = 0, n_relu = 0, n_pool = 0, n_lrn = 0;
+  int64_t activations = 0;  // values per image over all layers so far
   Shape cur = input;
   auto add_param = [&](std::string name, std::vector<int64_t> shape, int64_t fan_in) {
     ParamTensor p;
@@ -272,14 +278,21 @@ ModelPlan plan_model(const ModelSpec& spec, Shape input, int classes) {
         break;
       }
     }
-    if (lp.out.size() > (int64_t(1) << 28))
+    if (lp.out.size() > kMaxLayerValues)
       fail_input("model '{}' layer {} ({}) would produce {} values per image ({}); the limit is 2^28", spec.name, i + 1,
                  l.str(), lp.out.size(), lp.out.str());
+    activations += lp.out.size();
+    if (activations > kMaxActivationValues)
+      fail_input("model '{}' layers 1..{} (up to {}) would produce {} activation values per image; the limit is 2^30 "
+                 "(4 GiB of float32 per image)",
+                 spec.name, i + 1, l.str(), activations, kMaxActivationValues);
+    // Checked per layer, so that the count cannot overflow over many large layers.
+    if (plan.param_count > kMaxParams)
+      fail_input("model '{}' has {} parameters after layer {} ({}); the limit is 2^31 (8 GiB of float32 per buffer)",
+                 spec.name, plan.param_count, i + 1, l.str());
     cur = lp.out;
     plan.layers.push_back(std::move(lp));
   }
-  if (plan.param_count > (int64_t(1) << 31))
-    fail_input("model '{}' has {} parameters; the limit is 2^31", spec.name, plan.param_count);
   return plan;
 }
 

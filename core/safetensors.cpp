@@ -78,24 +78,33 @@ std::string encode_safetensors(std::span<const StTensorView> tensors, const std:
   return out;
 }
 
+namespace {
+
+// `after` is what the file holds after the length field; read_safetensors checks before reading it all.
+void check_header_length(uint64_t header_len, uint64_t after, std::string_view where) {
+  if (header_len > kMaxSafetensorsHeader)
+    fail_input("{}: header length {} is larger than the limit of {} bytes (not a safetensors file?)", where,
+               header_len, kMaxSafetensorsHeader);
+  if (header_len > after)
+    fail_input("{}: header length {} is longer than the file ({} bytes after the length field); the file is "
+               "truncated or not a safetensors file", where, header_len, after);
+}
+
+}  // namespace
+
 StFile decode_safetensors(std::string_view bytes, std::string_view where) {
   if (bytes.size() < 8)
     fail_input("{}: {} bytes; a safetensors file starts with an 8-byte header length", where, bytes.size());
   uint64_t header_len = 0;
   std::memcpy(&header_len, bytes.data(), 8);
-  if (header_len > kMaxSafetensorsHeader)
-    fail_input("{}: header length {} is larger than the limit of {} bytes (not a safetensors file?)", where,
-               header_len, kMaxSafetensorsHeader);
-  if (header_len > bytes.size() - 8)
-    fail_input("{}: header length {} is longer than the file ({} bytes after the length field); the file is "
-               "truncated or not a safetensors file", where, header_len, bytes.size() - 8);
+  check_header_length(header_len, bytes.size() - 8, where);
   const std::string_view text = bytes.substr(8, header_len);
   if (text.empty() || text.front() != '{')
     fail_input("{}: the header does not start with '{{'; expected a JSON object", where);
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
     fail_input("{}: the header is not valid JSON ({})", where, e.what());
   }
   if (!header.is_object()) fail_input("{}: the header is not a JSON object", where);
@@ -132,8 +141,9 @@ StFile decode_safetensors(std::string_view bytes, std::string_view where) {
     for (const auto& d : js) {
       if (!d.is_number_unsigned()) fail_input("{}: tensor {}: shape {} has a dimension that is not an integer >= 0", where, name, js.dump());
       const uint64_t v = d.get<uint64_t>();
-      if (v > (uint64_t(1) << 40) || (v && elements > (uint64_t(1) << 62) / v))
-        fail_input("{}: tensor {}: shape {} is too large", where, name, js.dump());
+      if (v && elements > kMaxSafetensorsTensorBytes / uint64_t(esize) / v)
+        fail_input("{}: tensor {}: shape {} of {} is more than {} bytes, the limit for one tensor", where, name,
+                   js.dump(), t.dtype, kMaxSafetensorsTensorBytes);
       elements *= v;
       t.shape.push_back(int64_t(v));
     }
@@ -185,8 +195,7 @@ StFile read_safetensors(const std::filesystem::path& file) {
   uint64_t header_len = 0;
   std::memcpy(&header_len, len_bytes, 8);
   // Checked here too, so that a corrupt length never makes us read (allocate) a huge file.
-  if (header_len > kMaxSafetensorsHeader || header_len > size - 8)
-    return decode_safetensors(std::string_view(len_bytes, 8), file.string());
+  check_header_length(header_len, size - 8, file.string());
   std::string bytes(size, '\0');
   std::memcpy(bytes.data(), len_bytes, 8);
   if (!in.read(bytes.data() + 8, std::streamsize(size - 8)))

@@ -17,6 +17,9 @@ namespace cnnb {
 
 // A header longer than this is refused before anything is allocated (the Rust reference reader's limit).
 inline constexpr uint64_t kMaxSafetensorsHeader = 100'000'000;
+// No tensor may claim more bytes than this (16 GiB: twice the largest flat parameter buffer a model plan
+// allows), whatever the data offsets say.
+inline constexpr uint64_t kMaxSafetensorsTensorBytes = uint64_t(1) << 34;
 
 struct StTensor {
   std::string name;

@@ -37,18 +37,19 @@ std::string short_message(const nlohmann::json::exception& e) {
 
 }  // namespace
 
-JsonlContents read_jsonl(const fs::path& file) {
-  const std::string text = slurp(file);
+JsonlContents read_jsonl(const fs::path& file) { return parse_jsonl(slurp(file), file.string()); }
+
+JsonlContents parse_jsonl(std::string_view text, std::string_view name) {
   JsonlContents c;
   c.missing_newline = !text.empty() && text.back() != '\n';
   const auto last_nl = text.rfind('\n');
-  c.complete_bytes = last_nl == std::string::npos ? 0 : uint64_t(last_nl + 1);
+  c.complete_bytes = last_nl == std::string_view::npos ? 0 : uint64_t(last_nl + 1);
   size_t pos = 0;
   int line = 0;
   while (pos < text.size()) {
     ++line;
     const size_t nl = text.find('\n', pos);
-    const bool last = nl == std::string::npos;
+    const bool last = nl == std::string_view::npos;
     const std::string_view s(text.data() + pos, (last ? text.size() : nl) - pos);
     pos = last ? text.size() : nl + 1;
     if (blank(s)) continue;
@@ -56,19 +57,19 @@ JsonlContents read_jsonl(const fs::path& file) {
       nlohmann::json j = nlohmann::json::parse(s);
       if (!j.is_object()) {
         c.warnings.push_back(fmt::format("{}:{}: not a JSON object (a run record is one object per line), skipped",
-                                         file.string(), line));
+                                         name, line));
         c.warning_lines.push_back(line);
         continue;
       }
       c.records.push_back({line, std::move(j)});
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
       if (last && c.missing_newline) {
         c.incomplete_tail = true;
         c.warnings.push_back(fmt::format(
             "{}:{}: incomplete last line ({} bytes without a newline: a write interrupted by a crash?), ignored",
-            file.string(), line, s.size()));
+            name, line, s.size()));
       } else {
-        c.warnings.push_back(fmt::format("{}:{}: not valid JSON ({}), skipped", file.string(), line, short_message(e)));
+        c.warnings.push_back(fmt::format("{}:{}: not valid JSON ({}), skipped", name, line, short_message(e)));
       }
       c.warning_lines.push_back(line);
     }
@@ -92,7 +93,7 @@ JsonlContents read_results_file(const fs::path& file) {
       c.warnings.push_back(fmt::format("{}: not a run record (expected a JSON object or an array of them)", file.string()));
       c.warning_lines.push_back(0);
     }
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     // A sweep file named *.json is still readable line by line.
     JsonlContents lines = read_jsonl(file);
     if (!lines.records.empty()) return lines;

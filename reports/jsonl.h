@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -27,6 +28,8 @@ struct JsonlContents {
 
 // JSON Lines. Throws InputError when the file cannot be read. Empty lines are ignored.
 JsonlContents read_jsonl(const std::filesystem::path& file);
+// The same over a file's text; `name` stands for the file in warnings.
+JsonlContents parse_jsonl(std::string_view text, std::string_view name);
 
 // A results file of either kind: *.json holds one run record (or an array of them), anything else is
 // JSON Lines. Throws InputError when the file is missing or unreadable.

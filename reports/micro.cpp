@@ -31,7 +31,7 @@ std::vector<MicroResult> read_micro_json(const std::filesystem::path& file, std:
     std::ostringstream s;
     s << in.rdbuf();
     j = nlohmann::json::parse(s.str());
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
     fail_input("--micro {}: not valid JSON ({})", file.string(), e.what());
   }
   if (!j.is_object() || !j.contains("benchmarks") || !j["benchmarks"].is_array())

@@ -188,6 +188,21 @@ TEST(IdxReader, RejectsHeaderOverTheSizeLimitBeforeAllocating) {
   EXPECT_THAT(msg, HasSubstr(fmt::format("more than {} bytes, the limit", kMaxDatasetBytes)));
 }
 
+// Issue 7's limit case: headers describing about 10^12 bytes (3.1e12 for 4e9 images of 28x28, 1e12 for a
+// rank-4 10^6 x 10^6 x 1 x 1 array), raw and gzip, refused from the header alone with the limit named.
+TEST(IdxReader, RefusesATrillionByteHeaderRawOrGzipNamingTheLimit) {
+  TempDir dir;
+  write_raw(dir / "images", idx_images(4'000'000'000U, 28, 28, {}));
+  write_gzip(dir / "images.gz", idx_images(4'000'000'000U, 28, 28, {}));
+  write_raw(dir / "rank4", idx_file(0x00000804, {1'000'000, 1'000'000, 1, 1}, {}));
+  const std::string limit = fmt::format("more than {} bytes, the limit for one dataset file", kMaxDatasetBytes);
+  for (const char* name : {"images", "images.gz"}) {
+    const std::string msg = input_error([&] { read_idx(dir / name, 3); });
+    EXPECT_THAT(msg, HasSubstr((dir / name).string() + ": IDX header describes 4000000000x28x28 = " + limit));
+  }
+  EXPECT_THAT(input_error([&] { read_idx(dir / "rank4"); }), HasSubstr("1000000x1000000x1x1 = " + limit));
+}
+
 TEST(IdxReader, RejectsGzipHeaderClaimingMoreThanTheFileCanHold) {
   TempDir dir;
   write_gzip(dir / "img.gz", idx_images(100000, 28, 28, pattern(100, 2)));

@@ -62,6 +62,37 @@ TEST(ModelSpec, RejectsBadTokensWithTheTokenAndTheForms) {
   EXPECT_THAT(input_error([] { parse_model("relu3,fc10"); }), HasSubstr("'relu3'"));
 }
 
+// Issue 7's limit cases: each refused while parsing or planning, before any buffer exists, naming the limit.
+TEST(ModelSpec, RefusesAMillionFiltersNamingTheLimit) {
+  EXPECT_THAT(input_error([] { parse_model("conv3x3x1000000,fc10"); }),
+              HasSubstr("model spec token 'conv3x3x1000000': filter count must be in [1, 65536], got 1000000"));
+  EXPECT_THAT(input_error([] { parse_model("fc2000000"); }),
+              HasSubstr("'fc2000000': unit count must be in [1, 1048576], got 2000000"));
+}
+
+// Found by tests/fuzz (tests/fuzz/corpus/model_spec/): str() writes a large alpha as 3.3e+20, which the
+// parser refused, so a run record's model_spec could not be read back.
+TEST(ModelSpec, PrintedExponentsParseBack) {
+  const ModelSpec s = parse_model("lrn5a333333333333333333333b1e+2k2,fc10");
+  EXPECT_THAT(s.str(), HasSubstr("e+20b100k2,fc10"));
+  EXPECT_EQ(parse_model(s.str()).str(), s.str());
+  EXPECT_DOUBLE_EQ(s.layers[0].lrn_beta, 100);
+}
+
+TEST(ModelPlan, RefusesActivationsAndParametersOverTheLimitsNamingThem) {
+  // 65536 x 28 x 28 = 51,380,224 values per layer: the conv and 20 relus make 21 x that > 2^30.
+  std::string relus;
+  for (int i = 0; i < 20; ++i) relus += "relu,";
+  const ModelSpec wide = parse_model("conv3x3x65536p1," + relus + "fc10");
+  EXPECT_THAT(input_error([&] { plan_model(wide, Shape{1, 28, 28}, 10); }),
+              HasSubstr("layers 1..21 (up to relu) would produce 1078984704 activation values per image; the limit "
+                        "is 2^30"));
+  // fc1: 784 x 2^20 + 2^20 parameters; fc2: 2^40 + 2^20 more.
+  const ModelSpec dense = parse_model("fc1048576,fc1048576,fc10");
+  EXPECT_THAT(input_error([&] { plan_model(dense, Shape{1, 28, 28}, 10); }),
+              HasSubstr("has 1100335808512 parameters after layer 2 (fc1048576); the limit is 2^31"));
+}
+
 TEST(ModelPlan, SimpleOnFashionMnistHasPyTorchNamesShapesAndOffsets) {
   const ModelPlan p = plan_model(parse_model("simple"), {1, 28, 28}, 10);
   ASSERT_EQ(p.layers.size(), 9u);

@@ -230,5 +230,38 @@ TEST(SafetensorsCli, SaveThenEvalGivesTheTrainingRunsTestAccuracy) {
   EXPECT_NE(bad_eval.out.find("fc1.weight: shape [4, 64], expected [4, 256]"), std::string::npos) << bad_eval.out;
 }
 
+// Issue 7's limit case: a header claiming a 100 GB tensor is refused from the header, naming the limit, both
+// in memory and from a small file.
+TEST(Safetensors, RefusesAHundredGigabyteTensorNamingTheLimit) {
+  const std::string file = make_file(R"({"w":{"dtype":"F32","shape":[25000000000],"data_offsets":[0,100000000000]}})",
+                                     floats({1, 2}));
+  const std::string expected = "tensor w: shape [25000000000] of F32 is more than 17179869184 bytes, the limit for "
+                               "one tensor";
+  const std::string msg = input_error([&] { decode_safetensors(file, "w.safetensors"); });
+  EXPECT_NE(msg.find("w.safetensors: " + expected), std::string::npos) << msg;
+  const std::string dims = input_error([&] {
+    decode_safetensors(make_file(R"({"w":{"dtype":"U8","shape":[1048576,1048576,1048576],"data_offsets":[0,8]}})",
+                                 floats({1, 2})),
+                       "w.safetensors");
+  });
+  EXPECT_NE(dims.find("shape [1048576,1048576,1048576] of U8 is more than 17179869184 bytes"), std::string::npos)
+      << dims;
+  TempDir dir;
+  { std::ofstream(dir / "w.safetensors", std::ios::binary) << file; }
+  const std::string from_file = input_error([&] { read_safetensors(dir / "w.safetensors"); });
+  EXPECT_NE(from_file.find((dir / "w.safetensors").string() + ": " + expected), std::string::npos) << from_file;
+}
+
+// Found by tests/fuzz: a number too large for a double made nlohmann::json throw out_of_range, not
+// parse_error, so it escaped as something other than an InputError.
+TEST(Safetensors, ANumberOutOfRangeInTheHeaderIsBadInput) {
+  const std::string msg = input_error([] {
+    decode_safetensors(make_file(R"({"w":{"dtype":"F32","shape":[1e400],"data_offsets":[0,4]}})", floats({1})),
+                       "w.safetensors");
+  });
+  EXPECT_NE(msg.find("w.safetensors: the header is not valid JSON"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("number overflow"), std::string::npos) << msg;
+}
+
 }  // namespace
 }  // namespace cnnb
