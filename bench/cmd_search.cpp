@@ -49,7 +49,10 @@ Command add_search(CLI::App& app) {
   sub->add_option("--model", o->base.model, "Model when the space has no shape genes")->capture_default_str();
   sub->add_option("--steps", o->steps, "Steps per epoch (0 = a full pass)")->capture_default_str();
   sub->add_option("--test-limit", o->test_limit, "Score on the first N test images only (0 = all)")->capture_default_str();
-  sub->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str();
+  sub->add_option("--threads", o->threads, "CPU threads per candidate (0 = the cores shared by the candidates running at once)")
+      ->capture_default_str();
+  sub->add_option("--devices", o->opt.devices,
+                  "Candidates trained at once, one per device: cpu:R (R at a time, cores shared), gpu:0,1 or gpu:all");
   return {sub, [o] {
             TrainConfig& base = o->base;
             SearchOptions& opt = o->opt;
@@ -65,21 +68,35 @@ Command add_search(CLI::App& app) {
             opt.tournament = parse_num<int>("--tournament", o->tournament, "a positive integer");
             opt.mutation = parse_num<double>("--mutation", o->mutation, "a probability in [0, 1]");
             validate(base);
+            const std::vector<SearchSlot> slots = search_slots(opt.devices, base);
             check_writable(o->out, "--out");
             const SearchSpace space = read_search_space(o->space);
             const Dataset data = load_dataset(base.dataset, base.seed);
-            fmt::print("cnnbench search: {} over {} ({} genes) on {}, {} epoch(s) per candidate, backend {}\n", opt.method,
-                       space.source, space.genes.size(), data.name, base.epochs, base.backend);
+            fmt::print("cnnbench search: {} over {} ({} genes) on {}, {} epoch(s) per candidate, backend {}, {} at a time "
+                       "({})\n",
+                       opt.method, space.source, space.genes.size(), data.name, base.epochs, base.backend, slots.size(),
+                       opt.devices.empty() ? slots.front().devices : opt.devices);
             fmt::print("{:>4} {:>4} {:>9} {:>9}  {}\n", "gen", "#", "test_acc", "train_s", "genome");
             const std::vector<Candidate> all = run_search(space, opt, base, data, [&](const Candidate& c) {
               nlohmann::json line;
               if (c.status == "ok") {
                 line = run_record(c.result, data);
               } else {
-                line = {{"schema", kRunSchema}, {"status", "failed"}, {"reason", c.error}};
+                // Enough of the configuration for `cnnbench report` to place the line.
+                TrainConfig cfg = base;
+                try {
+                  cfg = candidate_config(space, c.genome, base, data.classes);
+                } catch (const Error&) {
+                }
+                line = {{"schema", kRunSchema},
+                        {"status", "failed"},
+                        {"reason", c.error},
+                        {"config",
+                         {{"model", cfg.model}, {"dataset", cfg.dataset}, {"backend", cfg.backend},
+                          {"strategy", cfg.strategy}, {"batch", cfg.batch}}}};
               }
               line["search"] = {{"method", opt.method}, {"space", space.source}, {"seed", opt.seed},
-                                {"generation", c.generation}, {"candidate", c.index},
+                                {"devices", opt.devices}, {"generation", c.generation}, {"candidate", c.index},
                                 {"genome", genome_json(space, c.genome)},
                                 {"fitness", {{"test_accuracy", c.accuracy}, {"train_seconds", c.train_seconds}}}};
               append_line_durable(o->out, line.dump());

@@ -31,6 +31,9 @@ class Device {
   // background thread (the prefetch pipeline) while the replica's stream computes. The destination
   // must not be in use by queued compute.
   virtual void upload_now(void* dst, const void* host_src, size_t bytes) = 0;
+  // Bytes the ops' scratch memory holds now (it grows to its peak during the first step): the CPU
+  // workspace, or cuDNN/cuBLAS/im2col scratch on a GPU.
+  virtual size_t workspace_bytes() const = 0;
   DeviceKind kind() const { return ctx().kind; }
 };
 

@@ -6,6 +6,7 @@
 
 #include "core/device.h"
 #include "core/error.h"
+#include "core/host_workspace.h"
 
 namespace cnnb {
 
@@ -17,6 +18,7 @@ class CpuDevice final : public Device {
     ctx_.kind = DeviceKind::cpu;
     ctx_.device = slot;
     ctx_.threads = threads;
+    ctx_.host_workspace = &workspace_;
   }
   const ExecCtx& ctx() const override { return ctx_; }
   std::string name() const override { return fmt::format("cpu:{}", ctx_.device); }
@@ -35,8 +37,10 @@ class CpuDevice final : public Device {
   void* alloc_host(size_t bytes) override { return alloc(bytes); }
   void free_host(void* p) noexcept override { std::free(p); }
   void upload_now(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+  size_t workspace_bytes() const override { return workspace_.bytes(); }
 
  private:
+  HostWorkspace workspace_;
   ExecCtx ctx_;
 };
 

@@ -18,6 +18,7 @@
 #include "reports/charts.h"
 #include "reports/gnuplot.h"
 #include "reports/micro.h"
+#include "reports/search_charts.h"
 
 namespace cnnb {
 
@@ -188,7 +189,7 @@ std::string environment_table(const ResultSet& set) {
 std::string not_run_table(const ResultSet& set) {
   const auto rows = ordered(set, false);
   if (rows.empty()) return "";
-  std::string s = "## Skipped and failed runs\n\n| configuration | model | dataset | status | reason | line |\n"
+  std::string s = "## Skipped, failed and diverged runs\n\n| configuration | model | dataset | status | reason | line |\n"
                   "|---|---|---|---|---|---|\n";
   for (const RunRow* r : rows)
     s += fmt::format("| {} | {} | {} | {} | {} | {} |\n", md(r->label()), md(r->model), md(r->dataset), r->status,
@@ -302,6 +303,16 @@ ReportOutcome write_report(const ReportOptions& opt) {
   ReportOutcome outcome;
   ResultSet set = load_results(opt.results);
   outcome.warnings = set.warnings;
+  const std::string footer = footer_of(set);
+  const std::string environment = environment_table(set);
+  // Search candidates get their own section: each is another model, so in the speedup, breakdown and
+  // projection charts they would make one chart per candidate, all without a baseline.
+  ResultSet searched;
+  std::erase_if(set.rows, [&](RunRow& r) {
+    if (!r.search) return false;
+    searched.rows.push_back(std::move(r));
+    return true;
+  });
   std::vector<MicroResult> micro;
   for (const auto& f : opt.micro) {
     auto m = read_micro_json(f, outcome.warnings);
@@ -309,7 +320,7 @@ ReportOutcome write_report(const ReportOptions& opt) {
   }
   const fs::path charts = prepare_dir(opt.out);
   ChartContext ctx;
-  ctx.footer = footer_of(set);
+  ctx.footer = footer;
   ctx.target = opt.target;
 
   const auto speedup = speedup_charts(set, ctx);
@@ -319,20 +330,23 @@ ReportOutcome write_report(const ReportOptions& opt) {
   std::string projection_table;
   const auto projection = projection_charts(set, ctx, projection_table);
   const auto micro_c = micro_charts(micro, ctx);
+  const auto searches = search_reports(searched, ctx);
   std::vector<BuiltChart> all;
   for (const auto* v : {&speedup, &scaling, &breakdown, &curves, &projection, &micro_c}) all.insert(all.end(), v->begin(), v->end());
+  for (const auto& sr : searches) all.insert(all.end(), sr.charts.begin(), sr.charts.end());
   const Rendering rendering = write_and_render(charts, all, opt.render, outcome.warnings);
   outcome.rendered = rendering.rendered;
   outcome.render_note = rendering.note;
   for (const auto& b : all) outcome.charts.push_back(b.spec.name);
 
-  int ok = 0, failed = 0, skipped = 0;
-  for (const auto& r : set.rows) (r.ok() ? ok : r.status == "failed" ? failed : skipped)++;
+  int ok = 0, failed = 0, diverged = 0, skipped = 0;
+  for (const auto* rows : {&set.rows, &searched.rows})
+    for (const auto& r : *rows) (r.ok() ? ok : r.status == "failed" ? failed : r.status == "diverged" ? diverged : skipped)++;
   std::string s = "# cnnbench report\n\n";
-  s += fmt::format("Generated {} from {} ({} lines). Runs: **{} ok**, {} failed, {} skipped.\n\n", utc_now(),
+  s += fmt::format("Generated {} from {} ({} lines). Runs: **{} ok**, {} failed, {} diverged, {} skipped.\n\n", utc_now(),
                    set.files.empty() ? std::string("no results files")
                                      : fmt::format("{}", fmt::join(std::vector<std::string>(set.files.begin(), set.files.end()), ", ")),
-                   set.lines, ok, failed, skipped);
+                   set.lines, ok, failed, diverged, skipped);
   s += "Speedup is over the **sequential CPU baseline** (backend cpu-ref, strategy single, one device, same model, "
        "dataset and batch). Efficiency is **scaling over one device of the same backend**: E(N) = X(N) / (N·X(1)), "
        "with X = images/s of the measured steps (warm-up excluded). Weak scaling keeps the batch per device; strong "
@@ -344,9 +358,14 @@ ReportOutcome write_report(const ReportOptions& opt) {
     if (outcome.warnings.size() > 20) s += fmt::format("> - ... and {} more\n", outcome.warnings.size() - 20);
     s += "\n";
   }
-  if (set.rows.empty() && opt.micro.empty()) s += "**The results are empty**: no valid run record was found.\n\n";
+  if (set.rows.empty() && searched.rows.empty() && opt.micro.empty())
+    s += "**The results are empty**: no valid run record was found.\n\n";
 
-  s += "## Results\n\n" + markdown_results_table(set, opt.target) + "\n";
+  s += "## Results\n\n" +
+       (set.rows.empty() && !searched.rows.empty() ? std::string("Only network-search candidates in these results: see "
+                                                                 "Network search below.\n")
+                                                   : markdown_results_table(set, opt.target)) +
+       "\n";
   s += "## Speedup over the sequential CPU baseline\n\n" +
        (speedup.empty() ? std::string("No successful runs to chart.\n\n") : chart_section(speedup));
   s += "## Scaling over devices\n\n";
@@ -367,8 +386,15 @@ ReportOutcome write_report(const ReportOptions& opt) {
          "Try other numbers with `cnnbench project --params P --step-ms T`.\n" +
          projection_table + "\n" + chart_section(projection);
   if (!opt.micro.empty()) s += "## Kernel variants (cnnbench-micro)\n\n" + micro_table(micro) + "\n" + chart_section(micro_c);
+  if (!searches.empty()) {
+    s += "## Network search\n\nFitness is the candidate's final test accuracy (ties: the shorter training time wins). "
+         "Each search's table lists its Pareto front: the candidates that no other candidate beats on both test "
+         "accuracy and training time.\n\n";
+    for (const auto& sr : searches)
+      s += fmt::format("### {}\n\n{}\n\n{}\n", md(sr.title), sr.summary, sr.table) + chart_section(sr.charts);
+  }
   s += not_run_table(set);
-  s += "## Environment\n\n" + environment_table(set) + "\n";
+  s += "## Environment\n\n" + environment + "\n";
   s += "## Re-rendering the charts\n\nEvery chart is `charts/NAME.dat` (tab-separated data) plus `charts/NAME.gp` "
        "(a gnuplot script). Edit a script for a slide, then run `sh charts/render.sh` (or `gnuplot -e \"fmt='png'\" "
        "NAME.gp` inside charts/).\n";

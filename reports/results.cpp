@@ -49,9 +49,12 @@ bool same_setup(const RunRow& a, const RunRow& b) {
 
 }  // namespace
 
+std::string SearchCandidate::id() const { return fmt::format("{} {} seed {}", method, space, seed); }
+
 std::string RunRow::label() const {
   std::string s = fmt::format("{} {} x{} b{}", backend, strategy, replicas, batch_axis);
   if (replicas > 1) s += scaling == "weak" ? "/dev" : " global";
+  if (threads > 0 && backend.rfind("cpu", 0) == 0 && backend != "cpu-ref") s += fmt::format(" {} thr", threads);
   if (pipeline != "direct") s += " " + pipeline;
   if (!kernel_set.empty()) s += " [" + kernel_set + "]";
   return s;
@@ -66,10 +69,12 @@ std::vector<std::string> validate_record(const nlohmann::json& j) {
   std::vector<std::string> p;
   if (!j.is_object()) return {"not a JSON object"};
   const std::string schema = str(j, {"schema"});
-  if (schema.rfind("cnnbench.run/", 0) != 0) p.push_back("schema is missing or not cnnbench.run/N");
+  // cnnbench.peer/N: the same model trained by a peer framework (bench/peers/), shaped like a run record.
+  if (schema.rfind("cnnbench.run/", 0) != 0 && schema.rfind("cnnbench.peer/", 0) != 0)
+    p.push_back("schema is missing or not cnnbench.run/N (or cnnbench.peer/N)");
   const std::string status = str(j, {"status"});
-  if (status != "ok" && status != "failed" && status != "skipped")
-    p.push_back(fmt::format("status '{}' is not ok, failed or skipped", status));
+  if (status != "ok" && status != "failed" && status != "diverged" && status != "skipped")
+    p.push_back(fmt::format("status '{}' is not ok, failed, diverged or skipped", status));
   if (!at(j, {"config"}) || !at(j, {"config"})->is_object()) {
     p.push_back("config is missing");
   } else {
@@ -122,6 +127,21 @@ RunRow row_from_record(const nlohmann::json& j, const std::string& source) {
     r.per_device_batch = r.batch / std::max(1, r.replicas);
     if (const nlohmann::json* k = at(j, {"config", "kernel_overrides"}); k && k->is_object())
       for (const auto& [op, v] : k->items()) r.kernel_set += (r.kernel_set.empty() ? "" : ";") + op + "=" + v.get<std::string>();
+  }
+  if (const nlohmann::json* sr = at(j, {"search"}); sr && sr->is_object()) {
+    SearchCandidate c;
+    c.method = str(*sr, {"method"});
+    c.space = str(*sr, {"space"});
+    c.devices = str(*sr, {"devices"});
+    c.seed = uint64_t(num(*sr, {"seed"}, 0));
+    c.generation = int(num(*sr, {"generation"}, 0));
+    c.candidate = int(num(*sr, {"candidate"}, 0));
+    if (const nlohmann::json* g = at(*sr, {"genome"})) c.genome = g->dump();
+    c.accuracy = num(*sr, {"fitness", "test_accuracy"});
+    c.train_seconds = num(*sr, {"fitness", "train_seconds"});
+    // Candidates differ in genes the configuration hash does not see (lr, optimizer): each is its own row.
+    r.key = config_hash({{"search", c.id()}, {"candidate", c.candidate}});
+    r.search = std::move(c);
   }
   if (r.key.empty())
     r.key = config_hash({{"model", r.model_spec}, {"dataset", r.dataset}, {"backend", r.backend},

@@ -21,6 +21,16 @@ struct EpochPoint {
   double train_loss = kNaN, test_loss = kNaN, test_accuracy = kNaN;
 };
 
+// What a `cnnbench search` line adds: which candidate of which search it was, and its fitness.
+struct SearchCandidate {
+  std::string method, space, devices;
+  uint64_t seed = 0;
+  int generation = 0, candidate = 0;
+  std::string genome;  // the genes as compact JSON
+  double accuracy = kNaN, train_seconds = kNaN;
+  std::string id() const;  // the search this candidate belongs to: "genetic searches/fmnist.toml seed 1"
+};
+
 struct RunRow {
   std::string source;  // FILE:LINE
   std::string status = "ok", reason;
@@ -37,10 +47,12 @@ struct RunRow {
   int repetitions = 1;
   double repetition_cv = 0;  // % over repetitions of images/s
   nlohmann::json environment;
+  std::optional<SearchCandidate> search;  // set on `cnnbench search` lines
 
   bool ok() const { return status == "ok"; }
   bool is_baseline() const { return backend == "cpu-ref" && strategy == "single" && replicas == 1; }
-  // "cpu-gemm allreduce x2 b64/dev"
+  // "cpu-gemm allreduce x2 b64/dev 1 thr": threads per replica on the CPU backends that use them, so a
+  // slide tells 1 replica x 2 threads from 2 replicas x 1 thread (cpu-ref is always one thread).
   std::string label() const;
   double exchange_ms() const;  // median exchange phase, 0 when absent
 };

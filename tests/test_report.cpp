@@ -16,6 +16,8 @@
 #include "reports/projection.h"
 #include "reports/report.h"
 #include "reports/results.h"
+#include "reports/search_charts.h"
+#include "xml_check.h"
 
 namespace cnnb {
 namespace {
@@ -133,7 +135,7 @@ TEST(ReportNumbers, SpeedupEfficiencyAndTimeToAccuracyAreExact) {
                    " | 100.0 | 10.000 | 9.000–11.000 | 1.00× | – | 4.00 (epoch 2) | 86.00% | 3 (1.5%) |"),
             std::string::npos)
       << t;
-  EXPECT_NE(t.find("| cpu-gemm allreduce x2 b64/dev | tiny | " + std::string(kData) +
+  EXPECT_NE(t.find("| cpu-gemm allreduce x2 b64/dev 1 thr | tiny | " + std::string(kData) +
                    " | 700.0 | 10.000 | 9.000–11.000 | 7.00× | 87.5% |"),
             std::string::npos)
       << t;
@@ -222,7 +224,9 @@ TEST(ReportNumbers, ValidateRecordNamesWhatIsMissing) {
   EXPECT_TRUE(validate_record(sample()[0]).empty());
   nlohmann::json j = sample()[0];
   j["schema"] = "other/1";
-  EXPECT_EQ(validate_record(j).at(0), "schema is missing or not cnnbench.run/N");
+  EXPECT_EQ(validate_record(j).at(0), "schema is missing or not cnnbench.run/N (or cnnbench.peer/N)");
+  j["schema"] = "cnnbench.peer/1";  // bench/peers/pytorch_cnn.py's record
+  EXPECT_TRUE(validate_record(j).empty());
   j = sample()[0];
   j["status"] = "skipped";
   EXPECT_EQ(validate_record(j).at(0), "a skipped line has no reason");
@@ -274,7 +278,7 @@ TEST(Projection, ReportTableUsesTheBestOneDeviceRun) {
   const std::string index = slurp(dir / "rep" / "index.md");
   // From cpu-gemm single x1 (the fastest one-device run): compute 10 ms, 1M params; hand values as above,
   // N = 64: T = 126 * 5.7 us + 126/64 * 4e6/31.5e9 s = 0.9682 ms.
-  EXPECT_NE(index.find("From **cpu-gemm single x1 b64**"), std::string::npos) << index;
+  EXPECT_NE(index.find("From **cpu-gemm single x1 b64 1 thr**"), std::string::npos) << index;
   EXPECT_NE(index.find("| PCIe 4.0 x16 | 5.7 | 31.5 | 0.302 | 97.1% | 91.2% | 80.5% | 13.9% |"), std::string::npos)
       << index;
 }
@@ -313,7 +317,7 @@ TEST(ReportFiles, WithoutGnuplotTheDataAndScriptsAreWrittenAndTheIndexSaysHowToR
             std::string::npos)
       << index;
   // The speedup data: bar, label, speedup, colour, images/s.
-  EXPECT_NE(slurp(dir / "rep" / "charts" / "speedup_1.dat").find("3\tcpu-gemm allreduce x2 b64/dev\t7\t2062260\t700\n"),
+  EXPECT_NE(slurp(dir / "rep" / "charts" / "speedup_1.dat").find("3\tcpu-gemm allreduce x2 b64/dev 1 thr\t7\t2062260\t700\n"),
             std::string::npos);
   const std::string scaling = slurp(dir / "rep" / "charts" / "scaling_1.dat");
   EXPECT_NE(scaling.find("2\t700\t87.5\n"), std::string::npos) << scaling;
@@ -437,11 +441,11 @@ TEST(ReportCompare, RatiosMatchedByHashAndRegressionsCounted) {
   EXPECT_EQ(r.matched, 3);
   EXPECT_EQ(r.regressions, 1);
   const std::string index = slurp(dir / "cmp" / "index.md");
-  EXPECT_NE(index.find("| cpu-gemm single x1 b64 | tiny | " + std::string(kData) + " | 400.0 | 500.0 | **1.250×** |"),
+  EXPECT_NE(index.find("| cpu-gemm single x1 b64 1 thr | tiny | " + std::string(kData) + " | 400.0 | 500.0 | **1.250×** |"),
             std::string::npos)
       << index;
   EXPECT_NE(index.find("**0.800×**"), std::string::npos);
-  EXPECT_NE(index.find("cpu-gemm allreduce x4 b64/dev (old only)"), std::string::npos);
+  EXPECT_NE(index.find("cpu-gemm allreduce x4 b64/dev 1 thr (old only)"), std::string::npos);
   EXPECT_TRUE(fs::exists(dir / "cmp" / "charts" / "compare.gp"));
 
   // Through the CLI: exit status 3 on a regression below --fail-below.
@@ -452,6 +456,122 @@ TEST(ReportCompare, RatiosMatchedByHashAndRegressionsCounted) {
                                              (dir / "r3").string()));
   EXPECT_EQ(bad.exit_code, 2) << bad.out;
   EXPECT_NE(bad.out.find("--target must be a test accuracy in (0, 1]"), std::string::npos) << bad.out;
+}
+
+// ---- network search
+
+// A search line: the record of `rec` plus the search field `cnnbench search` adds.
+nlohmann::json search_line(int candidate, int generation, double accuracy, double seconds, const std::string& genome) {
+  nlohmann::json j = rec("cpu-ref", "single", 1, 16, 100, "");
+  j.erase("sweep");
+  j["config"]["model_spec"] = genome;  // each candidate is another model
+  j["search"] = {{"method", "genetic"}, {"space", "s.toml"}, {"seed", 7}, {"devices", "cpu:2"},
+                 {"generation", generation}, {"candidate", candidate}, {"genome", {{"filters", candidate}}},
+                 {"fitness", {{"test_accuracy", accuracy}, {"train_seconds", seconds}}}};
+  return j;
+}
+
+TEST(ReportSearch, ParetoFrontIsExactlyTheNonDominatedPoints) {
+  const double nan = std::nan("");
+  const std::vector<std::pair<double, double>> pts = {
+      {10, 0.80},   // 0: front
+      {5, 0.70},    // 1: front
+      {20, 0.80},   // 2: as accurate as 0, slower
+      {12, 0.85},   // 3: front
+      {3, 0.60},    // 4: front (fastest)
+      {6, 0.65},    // 5: slower and less accurate than 1
+      {5, 0.70},    // 6: equal to 1: neither dominates the other
+      {nan, 0.99},  // 7: no time, no part
+      {30, 0.90},   // 8: front (most accurate)
+      {30, 0.60}};  // 9: dominated by everything faster
+  EXPECT_EQ(pareto_front(pts), (std::vector<size_t>{4, 1, 6, 0, 3, 8}));
+  EXPECT_TRUE(pareto_front({}).empty());
+  EXPECT_EQ(pareto_front({{1, 0.5}}), (std::vector<size_t>{0}));
+}
+
+TEST(ReportSearch, BestSoFarPerGenerationAndTheFrontFromSearchLines) {
+  TempDir dir;
+  NoGnuplot no_gnuplot;
+  nlohmann::json failed = {{"schema", "cnnbench.run/1"}, {"status", "failed"}, {"reason", "does not fit"},
+                           {"config", {{"model", "m"}, {"dataset", kData}, {"backend", "cpu-ref"}, {"strategy", "single"},
+                                       {"batch", 16}}},
+                           {"search", search_line(4, 2, 0, 0, "m")["search"]}};
+  // Generation 0: 50% in 2 s, 70% in 4 s; generation 1: 60% in 1 s, 80% in 6 s; generation 2: one failure.
+  write_lines(dir / "s.jsonl", {search_line(0, 0, 0.5, 2, "a"), search_line(1, 0, 0.7, 4, "b"),
+                                search_line(2, 1, 0.6, 1, "c"), search_line(3, 1, 0.8, 6, "d"), failed});
+  ReportOptions opt;
+  opt.results = {dir / "s.jsonl"};
+  opt.out = dir / "rep";
+  const ReportOutcome r = write_report(opt);
+  EXPECT_TRUE(r.warnings.empty()) << r.warnings.front();
+  // Only the search charts: each candidate is another model, with no baseline to chart against.
+  EXPECT_EQ(r.charts, (std::vector<std::string>{"search_progress_1", "search_pareto_1"}));
+  const std::string progress = slurp(dir / "rep" / "charts" / "search_progress_1.dat");
+  EXPECT_NE(progress.find("# generation\tbest_accuracy_percent\tbest_candidate\n0\t70\t1\n1\t80\t3\n2\t80\t3\n\n\n"),
+            std::string::npos)
+      << progress;
+  EXPECT_NE(progress.find("1\t60\t2\t{\"filters\":2}\n"), std::string::npos) << progress;
+  const std::string pareto = slurp(dir / "rep" / "charts" / "search_pareto_1.dat");
+  const std::string front = pareto.substr(pareto.find("# Pareto front"));
+  EXPECT_NE(front.find("accuracy_percent\tcandidate\tgenome\n1\t60\t2\t{\"filters\":2}\n4\t70\t1\t{\"filters\":1}\n"
+                       "6\t80\t3\t{\"filters\":3}\n"),
+            std::string::npos)
+      << pareto;
+  EXPECT_EQ(front.find("\t0\t{\"filters\":0}"), std::string::npos) << "candidate 0 is dominated by candidate 2";
+  const std::string index = slurp(dir / "rep" / "index.md");
+  EXPECT_NE(index.find("### genetic search over s.toml (seed 7) on synthetic 1x8x8 (n=64)"), std::string::npos) << index;
+  EXPECT_NE(index.find("5 candidates (4 trained, 1 failed) over 3 generation(s); devices cpu:2."), std::string::npos)
+      << index;
+  EXPECT_NE(index.find("| 3 | 1 | `{\"filters\":3}` | d | 80.00% | 6.00 |"), std::string::npos) << index;
+  EXPECT_NE(index.find("Runs: **4 ok**, 1 failed"), std::string::npos) << index;
+  EXPECT_NE(index.find("| hostname | box |"), std::string::npos) << "the search lines' environment";
+  EXPECT_NE(slurp(dir / "rep" / "charts" / "search_pareto_1.gp").find("Test CPU"), std::string::npos) << "footer";
+}
+
+TEST(ReportSearch, ChartsFromARealSearchRenderAsXmlAndIndexLinksThem) {
+  if (!find_gnuplot()) GTEST_SKIP() << "gnuplot is not installed";
+  TempDir dir;
+  { std::ofstream(dir / "s.toml") << "[genes]\nfilters = [2, 4]\ndense = [0, 8]\nconv_blocks = [1]\n"; }
+  const auto run = test::run_cli(fmt::format("search --method grid --space {} --out {} --dataset "
+                                             "synthetic:n=64,shape=1x8x8,classes=3,test=16 --epochs 1 --steps 2 "
+                                             "--backend cpu-ref --devices cpu:2",
+                                             (dir / "s.toml").string(), (dir / "s.jsonl").string()));
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  ReportOptions opt;
+  opt.results = {dir / "s.jsonl"};
+  opt.out = dir / "rep";
+  const ReportOutcome r = write_report(opt);
+  ASSERT_EQ(r.charts, (std::vector<std::string>{"search_progress_1", "search_pareto_1"}));
+  ASSERT_EQ(r.rendered, 2) << (r.warnings.empty() ? r.render_note : r.warnings.back());
+  const std::string index = slurp(dir / "rep" / "index.md");
+  EXPECT_NE(index.find("## Network search"), std::string::npos) << index;
+  EXPECT_NE(index.find("4 candidates (4 trained, 0 failed); devices cpu:2."), std::string::npos) << index;
+  for (const auto& c : r.charts) {
+    EXPECT_NE(index.find(fmt::format("](charts/{}.svg)", c)), std::string::npos) << c;
+    EXPECT_NE(index.find(fmt::format("[charts/{0}.png](charts/{0}.png)", c)), std::string::npos) << c;
+    const std::string svg = slurp(dir / "rep" / "charts" / (c + ".svg"));
+    EXPECT_EQ(svg.rfind("<?xml", 0), 0u) << c;
+    EXPECT_EQ(test::xml_problem(svg), "") << c;
+    if (c == "search_pareto_1") EXPECT_NE(svg.find("Pareto front"), std::string::npos);
+    EXPECT_EQ(slurp(dir / "rep" / "charts" / (c + ".png")).substr(0, 4), "\x89PNG") << c;
+    EXPECT_TRUE(fs::exists(dir / "rep" / "charts" / (c + ".dat"))) << c;
+    EXPECT_TRUE(fs::exists(dir / "rep" / "charts" / (c + ".gp"))) << c;
+  }
+}
+
+TEST(ReportLabels, ThreadsPerReplicaTellOneByTwoFromTwoByOne) {
+  nlohmann::json one_by_two = rec("cpu-gemm", "single", 1, 64, 400, "00000000000000c1");
+  one_by_two["config"]["threads"] = 2;
+  const nlohmann::json two_by_one = rec("cpu-gemm", "allreduce", 2, 64, 700, "00000000000000c2");
+  EXPECT_EQ(row_from_record(one_by_two, "f:1").label(), "cpu-gemm single x1 b64 2 thr");
+  EXPECT_EQ(row_from_record(two_by_one, "f:2").label(), "cpu-gemm allreduce x2 b64/dev 1 thr");
+  // cpu-ref is one thread by definition; GPU backends and records without a thread count say nothing.
+  EXPECT_EQ(row_from_record(rec("cpu-ref", "single", 1, 64, 100, "00000000000000c3"), "f:3").label(), "cpu-ref single x1 b64");
+  nlohmann::json gpu = rec("cudnn", "allreduce", 2, 64, 9000, "00000000000000c4");
+  EXPECT_EQ(row_from_record(gpu, "f:4").label(), "cudnn allreduce x2 b64/dev");
+  nlohmann::json unknown = rec("cpu-gemm", "single", 1, 64, 400, "00000000000000c5");
+  unknown["config"].erase("threads");
+  EXPECT_EQ(row_from_record(unknown, "f:5").label(), "cpu-gemm single x1 b64");
 }
 
 TEST(ProjectCli, PrintsTheTableForGivenNumbers) {

@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <thread>
 
 #include "bench/harness/search.h"
 #include "cli_runner.h"
+#include "core/device.h"
 #include "core/error.h"
+#include "core/model_spec.h"
 #include "reports/jsonl.h"
 #include "tests/input_error.h"
 
@@ -59,6 +62,28 @@ TEST(SearchSpace, GenomeBecomesAModelSpec) {
   EXPECT_EQ(c.batch, 48);
 }
 
+// Found by tests/fuzz (inputs kept in tests/fuzz/corpus/search_toml/): 63 doubling blocks shifted an int by
+// 32 and more (UB), and a float choice of 1.4e40 was cast to an integer before its type was looked at (UB).
+TEST(SearchSpace, HugeChoicesAreNoUndefinedBehaviour) {
+  const SearchSpace s = parse_search_space("[genes]\nconv_blocks = [63]\nfilters = [16]\nlr = [1.4e40]\n", "s.toml");
+  const TrainConfig c = candidate_config(s, {0, 0, 0}, base(), 10);
+  EXPECT_NE(c.model.find("conv3x3x16,relu,maxpool2,conv3x3x32,"), std::string::npos) << c.model;
+  EXPECT_NE(c.model.find("conv3x3x2147483647,"), std::string::npos) << c.model;  // saturated, then refused by name
+  EXPECT_NE(input_error([&] { parse_model(c.model); }).find("filter count must be in [1, 65536], got 131072"),
+            std::string::npos);
+  EXPECT_DOUBLE_EQ(c.optimizer.lr, 1.4e40);
+}
+
+// Found by tests/fuzz (tests/fuzz/corpus/results_jsonl/): a number too large for a double is not a
+// parse_error in nlohmann::json, so it escaped the reader instead of making the line a warning.
+TEST(ResultsJsonl, ANumberOutOfRangeIsABadLineNotAnEscape) {
+  const JsonlContents c = parse_jsonl("{\"a\": 1}\n{\"x\": 1e400}\n{\"b\": 2}\n", "r.jsonl");
+  ASSERT_EQ(c.records.size(), 2U);
+  EXPECT_EQ(c.records[1].line, 3);
+  ASSERT_EQ(c.warnings.size(), 1U);
+  EXPECT_NE(c.warnings[0].find("r.jsonl:2: not valid JSON (number overflow"), std::string::npos) << c.warnings[0];
+}
+
 TEST(Search, GridTriesEveryCombinationInOrder) {
   const SearchSpace s = parse_search_space(kSpace, "s");
   const Dataset data = load_dataset(base().dataset, 1);
@@ -96,6 +121,70 @@ TEST(Search, GeneticIsSeededAndReproducible) {
   }
 }
 
+TEST(Search, CandidatesInParallelGiveTheSequentialResultsInOrder) {
+  const SearchSpace s = parse_search_space(kSpace, "s");
+  const Dataset data = load_dataset(base().dataset, 1);
+  SearchOptions o;
+  o.method = "grid";
+  const auto seq = run_search(s, o, base(), data, nullptr);
+  o.devices = "cpu:3";  // 4 candidates over 3 slots: one slot trains two
+  std::vector<int> reported;
+  const auto par = run_search(s, o, base(), data, [&](const Candidate& c) { reported.push_back(c.index); });
+  EXPECT_EQ(reported, (std::vector<int>{0, 1, 2, 3}));
+  ASSERT_EQ(par.size(), seq.size());
+  for (size_t i = 0; i < seq.size(); ++i) {
+    EXPECT_EQ(par[i].index, int(i));
+    EXPECT_EQ(par[i].genome, seq[i].genome);
+    EXPECT_EQ(par[i].status, "ok") << par[i].error;
+    // cpu-ref is single-threaded whatever share of the cores a slot has: bit-identical training.
+    EXPECT_EQ(par[i].accuracy, seq[i].accuracy) << i;
+    EXPECT_EQ(par[i].result.epochs.back().test_loss, seq[i].result.epochs.back().test_loss) << i;
+    EXPECT_EQ(par[i].result.epochs.back().train_loss, seq[i].result.epochs.back().train_loss) << i;
+    EXPECT_EQ(par[i].result.devices, "cpu:1");
+  }
+}
+
+TEST(Search, GeneticGenerationsDoNotDependOnFinishingOrder) {
+  const SearchSpace s = parse_search_space(kSpace, "s");
+  const Dataset data = load_dataset(base().dataset, 1);
+  SearchOptions o;
+  o.method = "genetic";
+  o.population = 3;
+  o.generations = 2;
+  o.mutation = 0.5;
+  o.seed = 11;
+  const auto seq = run_search(s, o, base(), data, nullptr);
+  o.devices = "cpu:3";
+  const auto par = run_search(s, o, base(), data, nullptr);
+  // Generation 0 comes from the seed alone; every genome trained in both searches scores the same.
+  for (size_t i = 0; i < std::min(seq.size(), par.size()); ++i) {
+    if (seq[i].generation != 0) break;
+    EXPECT_EQ(par[i].genome, seq[i].genome) << i;
+  }
+  for (const auto& p : par)
+    for (const auto& q : seq)
+      if (p.genome == q.genome) EXPECT_EQ(p.accuracy, q.accuracy);
+}
+
+TEST(Search, SlotsShareTheCoresAndBadDevicesAreRefused) {
+  TrainConfig b = base();
+  b.backend = "cpu-gemm";
+  const auto one = search_slots("", b);
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].devices, "cpu:1");
+  const auto two = search_slots("cpu:2", b);
+  ASSERT_EQ(two.size(), 2u);
+  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  EXPECT_EQ(two[1].threads, std::max(1, cores / 2));
+  b.threads = 3;
+  EXPECT_EQ(search_slots("cpu:2", b)[0].threads, 3);
+  EXPECT_NE(input_error([&] { search_slots("cpu:0", b); }).find("the number of CPU replicas must be in [1, 256]"),
+            std::string::npos);
+  EXPECT_NE(input_error([&] { search_slots("tpu:1", b); }).find("unknown device kind 'tpu'"), std::string::npos);
+  if (cuda_device_count() == 0)
+    EXPECT_NE(input_error([&] { search_slots("gpu:all", b); }).find("no CUDA device is visible"), std::string::npos);
+}
+
 TEST(SearchCli, WritesOneJsonLinePerCandidateWithItsGenome) {
   TempDir dir;
   { std::ofstream(dir / "s.toml") << kSpace; }
@@ -119,6 +208,28 @@ TEST(SearchCli, WritesOneJsonLinePerCandidateWithItsGenome) {
   EXPECT_EQ(bad.exit_code, 2) << bad.out;
   EXPECT_NE(bad.out.find("gene filters: the list of choices is empty"), std::string::npos) << bad.out;
   EXPECT_FALSE(std::filesystem::exists(dir / "x.jsonl"));
+  const auto bad_devices = test::run_cli(fmt::format("search --space {} --out {} --devices cpu:x", (dir / "s.toml").string(),
+                                                     (dir / "x.jsonl").string()));
+  EXPECT_EQ(bad_devices.exit_code, 2) << bad_devices.out;
+  EXPECT_NE(bad_devices.out.find("--devices 'cpu:x'"), std::string::npos) << bad_devices.out;
+  EXPECT_FALSE(std::filesystem::exists(dir / "x.jsonl"));
+}
+
+TEST(SearchCli, ParallelCandidatesAreWrittenInCandidateOrder) {
+  TempDir dir;
+  { std::ofstream(dir / "s.toml") << kSpace; }
+  const auto r = test::run_cli(fmt::format("search --method grid --space {} --out {} --dataset {} --epochs 1 --steps 3 "
+                                           "--backend cpu-ref --devices cpu:2", (dir / "s.toml").string(),
+                                           (dir / "r.jsonl").string(), base().dataset));
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("2 at a time (cpu:2)"), std::string::npos) << r.out;
+  const JsonlContents j = read_jsonl(dir / "r.jsonl");
+  ASSERT_EQ(j.records.size(), 4u);
+  for (size_t i = 0; i < j.records.size(); ++i) {
+    EXPECT_EQ(j.records[i].value["search"]["candidate"], int(i));
+    EXPECT_EQ(j.records[i].value["search"]["devices"], "cpu:2");
+    EXPECT_EQ(j.records[i].value["config"]["devices"], "cpu:1");
+  }
 }
 
 }  // namespace

@@ -2,15 +2,15 @@
 // filters by one OpenBLAS SGEMM; backward data multiplies into columns and folds them back (col2im);
 // backward filter accumulates one GEMM per image. Every GEMM argument comes from backends/lowering.h,
 // the same lowering the cuBLAS backend issues.
-// Threads: images are spread over OpenMP threads, each with its own column scratch (allocated per call:
-// nothing outlives the call) and single-threaded GEMMs. With fewer images than threads (batch 1), the
+// Threads: images are spread over OpenMP threads, each with its own part of the column scratch (from the
+// replica's workspace, so a training step allocates nothing after the first) and single-threaded GEMMs. With fewer images than threads (batch 1), the
 // images run in turn and each GEMM is cut over the threads instead.
 #include <omp.h>
 
 #include <algorithm>
-#include <vector>
 
 #include "backends/cpu/blas.h"
+#include "backends/cpu/scratch.h"
 #include "backends/lowering.h"
 #include "backends/ops.h"
 #include "core/error.h"
@@ -52,12 +52,12 @@ void conv_fwd_im2col_gemm(const ExecCtx& ctx, const ConvFwdArgs& a) {
   const int64_t pq = ix.cols(), y_image = int64_t(g.k) * pq, cols_size = ix.rows() * pq;
   const bool direct = ix.is_identity();  // 1x1, stride 1, no pad: the image is its own column matrix
   use_single_threaded_blas();
-  std::vector<float> scratch(direct ? 0 : size_t(image_threads(ctx.threads, g.n)) * size_t(cols_size));
+  const Scratch scratch(ctx, {direct ? 0 : size_t(image_threads(ctx.threads, g.n)) * size_t(cols_size) * sizeof(float)});
 
   for_each_image(g.n, ctx.threads, [&](int n, int t, int gemm_threads) {
     const float* x = a.x + n * ix.image();
     float* y = a.y + n * y_image;
-    float* cols = direct ? nullptr : scratch.data() + t * cols_size;
+    float* cols = direct ? nullptr : scratch.part<float>(0) + t * cols_size;
     if (!direct) lowering::im2col(ix, x, cols);
     sgemm_parallel(gemm, direct ? x : cols, a.w, y, gemm_threads);
     if (a.bias)
@@ -76,12 +76,12 @@ void conv_bwd_data_im2col_gemm(const ExecCtx& ctx, const ConvBwdDataArgs& a) {
   const int64_t pq = ix.cols(), y_image = int64_t(g.k) * pq, cols_size = ix.rows() * pq;
   const bool direct = ix.is_identity();  // the column gradient is dx itself
   use_single_threaded_blas();
-  std::vector<float> scratch(direct ? 0 : size_t(image_threads(ctx.threads, g.n)) * size_t(cols_size));
+  const Scratch scratch(ctx, {direct ? 0 : size_t(image_threads(ctx.threads, g.n)) * size_t(cols_size) * sizeof(float)});
 
   for_each_image(g.n, ctx.threads, [&](int n, int t, int gemm_threads) {
     const float* dy = a.dy + n * y_image;
     float* dx = a.dx + n * ix.image();
-    float* cols = direct ? nullptr : scratch.data() + t * cols_size;
+    float* cols = direct ? nullptr : scratch.part<float>(0) + t * cols_size;
     sgemm_parallel(gemm, dy, a.w, direct ? dx : cols, gemm_threads);
     if (!direct) lowering::col2im(ix, cols, dx);
   });
@@ -96,17 +96,19 @@ void conv_bwd_filter_im2col_gemm(const ExecCtx& ctx, const ConvBwdFilterArgs& a)
   const int outer = image_threads(ctx.threads, g.n);
   const bool direct = ix.is_identity();
   use_single_threaded_blas();
-  std::vector<float> scratch(direct ? 0 : size_t(outer) * size_t(cols_size));
   // Thread 0 sums its images straight into dw, the others into partials added afterwards in thread
   // order, so the result depends only on the thread count, never on timing. Each thread's first image
   // overwrites (beta 0) and the rest accumulate: a thread's images are consecutive and in order.
-  std::vector<float> partials(size_t(outer - 1) * size_t(w_size));
-  std::vector<char> started(size_t(outer), 0);
+  const Scratch scratch(ctx, {direct ? 0 : size_t(outer) * size_t(cols_size) * sizeof(float),
+                              size_t(outer - 1) * size_t(w_size) * sizeof(float), size_t(outer)});
+  float* partials = scratch.part<float>(1);
+  char* started = scratch.part<char>(2);
+  std::fill(started, started + outer, char(0));
 
   for_each_image(g.n, ctx.threads, [&](int n, int t, int gemm_threads) {
     const float* x = a.x + n * ix.image();
-    float* cols = direct ? nullptr : scratch.data() + t * cols_size;
-    float* dw = t == 0 ? a.dw : partials.data() + (t - 1) * w_size;
+    float* cols = direct ? nullptr : scratch.part<float>(0) + t * cols_size;
+    float* dw = t == 0 ? a.dw : partials + (t - 1) * w_size;
     if (!direct) lowering::im2col(ix, x, cols);
     sgemm_parallel(started[t] ? rest : first, direct ? x : cols, a.dy + n * y_image, dw, gemm_threads);
     started[t] = 1;

@@ -16,9 +16,9 @@
 // and c in window(j) exactly when c - la <= j <= c + lb.
 #include <algorithm>
 #include <cmath>
-#include <vector>
 
 #include "backends/cpu/ref.h"
+#include "backends/cpu/scratch.h"
 #include "core/error.h"
 
 namespace cnnb::ref {
@@ -33,7 +33,7 @@ void check_geometry(const LrnGeom& g, const char* op) {
 
 // s_c for every channel of the pixel whose channel 0 is at x[0], channels `stride` apart.
 template <class T>
-void window_sums(const LrnGeom& g, const T* x, int64_t stride, std::vector<double>& s) {
+void window_sums(const LrnGeom& g, const T* x, int64_t stride, double* s) {
   for (int c = 0; c < g.c; ++c) {
     double sum_sq = 0.0;
     for (int j = std::max(0, c - g.look_behind()); j <= std::min(g.c - 1, c + g.look_ahead()); ++j) {
@@ -47,11 +47,12 @@ void window_sums(const LrnGeom& g, const T* x, int64_t stride, std::vector<doubl
 }  // namespace
 
 template <class T>
-void lrn_fwd(const ExecCtx&, const LrnFwdArgsT<T>& a) {
+void lrn_fwd(const ExecCtx& ctx, const LrnFwdArgsT<T>& a) {
   const LrnGeom& g = a.g;
   check_geometry(g, "lrn_fwd");
   const int64_t plane = int64_t(g.h) * g.w, image = plane * g.c;
-  std::vector<double> s(g.c);
+  const cpu::Scratch scratch(ctx, {size_t(g.c) * sizeof(double)});  // the replica's workspace
+  double* s = scratch.part<double>(0);
   for (int n = 0; n < g.n; ++n)
     for (int64_t pixel = 0; pixel < plane; ++pixel) {
       const T* x = a.x + n * image + pixel;
@@ -62,11 +63,12 @@ void lrn_fwd(const ExecCtx&, const LrnFwdArgsT<T>& a) {
 }
 
 template <class T>
-void lrn_bwd(const ExecCtx&, const LrnBwdArgsT<T>& a) {
+void lrn_bwd(const ExecCtx& ctx, const LrnBwdArgsT<T>& a) {
   const LrnGeom& g = a.g;
   check_geometry(g, "lrn_bwd");
   const int64_t plane = int64_t(g.h) * g.w, image = plane * g.c;
-  std::vector<double> s(g.c);
+  const cpu::Scratch scratch(ctx, {size_t(g.c) * sizeof(double)});  // the replica's workspace
+  double* s = scratch.part<double>(0);
   for (int n = 0; n < g.n; ++n)
     for (int64_t pixel = 0; pixel < plane; ++pixel) {
       const int64_t base = n * image + pixel;

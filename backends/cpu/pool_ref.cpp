@@ -2,9 +2,9 @@
 // first maximum in row-major window order. Backward recomputes that argmax from x, so every backend
 // that follows the same tie rule routes dy to the same cell.
 #include <algorithm>
-#include <vector>
 
 #include "backends/cpu/ref.h"
+#include "backends/cpu/scratch.h"
 #include "core/error.h"
 
 namespace cnnb::ref {
@@ -56,16 +56,17 @@ void pool_fwd(const ExecCtx&, const PoolFwdArgsT<T>& a) {
 // dx[n,c,i] = sum of dy[n,c,p,q] over the windows (p, q) whose argmax is cell i (windows overlap
 // when stride < window, so one cell may collect several).
 template <class T>
-void pool_bwd(const ExecCtx&, const PoolBwdArgsT<T>& a) {
+void pool_bwd(const ExecCtx& ctx, const PoolBwdArgsT<T>& a) {
   const PoolGeom& g = a.g;
   check_geometry(g, "pool_bwd");
   const int P = g.p(), Q = g.q();
   const int64_t planes = int64_t(g.n) * g.c, in_plane = int64_t(g.h) * g.w, out_plane = int64_t(P) * Q;
-  std::vector<double> sum(in_plane);
+  const cpu::Scratch scratch(ctx, {size_t(in_plane) * sizeof(double)});  // the replica's workspace
+  double* sum = scratch.part<double>(0);
   for (int64_t nc = 0; nc < planes; ++nc) {
     const T* x = a.x + nc * in_plane;
     const T* dy = a.dy + nc * out_plane;
-    std::fill(sum.begin(), sum.end(), 0.0);
+    std::fill(sum, sum + in_plane, 0.0);
     for (int p = 0; p < P; ++p)
       for (int q = 0; q < Q; ++q) sum[argmax_in_window(x, g, p, q)] += double(dy[int64_t(p) * Q + q]);
     T* dx = a.dx + nc * in_plane;

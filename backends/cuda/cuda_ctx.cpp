@@ -152,7 +152,8 @@ void* CudaCtx::workspace(size_t bytes) {
   return w.data();
 }
 
-size_t CudaCtx::workspace_bytes() const { return libs_->workspace.bytes(); }
+// No libraries yet (cuda-naive never creates them): no workspace either.
+size_t CudaCtx::workspace_bytes() const { return libs_ ? libs_->workspace.bytes() : 0; }
 
 namespace cuda {
 

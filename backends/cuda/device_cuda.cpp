@@ -105,6 +105,7 @@ class CudaDevice final : public Device {
     CNNB_CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, copy_stream_));
     CNNB_CUDA_CHECK(cudaStreamSynchronize(copy_stream_));
   }
+  size_t workspace_bytes() const override { return cuda_.workspace_bytes(); }
 
  private:
   CudaCtx cuda_;  // before ctx_, which points at it

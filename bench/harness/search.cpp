@@ -1,9 +1,13 @@
 #include "bench/harness/search.h"
 
 #include <algorithm>
+#include <limits>
 #include <chrono>
-#include <map>
+#include <exception>
 #include <fstream>
+#include <map>
+#include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -11,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "strategies/devices.h"
 
 namespace cnnb {
 
@@ -87,9 +92,10 @@ SearchSpace parse_search_space(std::string_view text, const std::string& source)
     g.name = name;
     for (const auto& v : *arr) {
       nlohmann::json j;
-      if (auto i = v.value<int64_t>(); v.is_integer() && i) j = *i;
-      else if (auto d = v.value<double>(); v.is_floating_point() && d) j = *d;
-      else if (auto str = v.value<std::string>(); v.is_string() && str) j = *str;
+      // Type first: toml++'s value<int64_t>() of a float like 1e40 is an out-of-range cast (UB).
+      if (v.is_integer()) j = *v.value<int64_t>();
+      else if (v.is_floating_point()) j = *v.value<double>();
+      else if (v.is_string()) j = *v.value<std::string>();
       else fail_input("{}: gene {}: a choice is not a number or string; expected {}", source, name, rule->expected);
       if (!valid_choice(name, j)) fail_input("{}: gene {}: invalid choice {}; expected {}", source, name, j.dump(), rule->expected);
       g.choices.push_back(j);
@@ -124,7 +130,9 @@ TrainConfig candidate_config(const SearchSpace& s, const Genome& g, const TrainC
     std::vector<std::string> layers;
     // Filters double with each block, as in the presets (simple: 32, 64).
     for (int b = 0; b < blocks; ++b) {
-      layers.push_back(fmt::format("conv{}x{}x{}", kernel, kernel, filters << b));
+      // Saturated instead of overflowing: the model spec then refuses the count, naming its limit.
+      const int64_t block_filters = b < 32 ? std::min<int64_t>(int64_t(filters) << b, INT32_MAX) : INT32_MAX;
+      layers.push_back(fmt::format("conv{}x{}x{}", kernel, kernel, block_filters));
       layers.push_back("relu");
       if (pool != "none") layers.push_back("max" + std::string(pool == "max2" ? "pool2" : "pool3s2"));
     }
@@ -141,8 +149,94 @@ TrainConfig candidate_config(const SearchSpace& s, const Genome& g, const TrainC
 bool fitter(const Candidate& a, const Candidate& b) {
   if ((a.status == "ok") != (b.status == "ok")) return a.status == "ok";
   if (a.accuracy != b.accuracy) return a.accuracy > b.accuracy;
+  // Test loss before time: it is as deterministic as the accuracy, so a seeded search breeds the same
+  // generations on any machine; timing only settles what is equal in both.
+  const auto loss = [](const Candidate& c) {
+    return c.result.epochs.empty() ? std::numeric_limits<double>::infinity() : c.result.epochs.back().test_loss;
+  };
+  if (loss(a) != loss(b)) return loss(a) < loss(b);
   return a.train_seconds < b.train_seconds;
 }
+
+std::vector<SearchSlot> search_slots(const std::string& devices, const TrainConfig& base) {
+  const DeviceKind kind = backend_device(base.backend);
+  const DeviceList list = parse_devices(devices, kind, 0);
+  std::vector<SearchSlot> slots;
+  if (list.kind == DeviceKind::cpu) {
+    // A CPU slot is a share of the cores, not particular cores (nothing pins threads), so every slot is
+    // cpu:1 with its share; cpu-ref runs one thread whatever it is given.
+    const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+    const int threads = base.threads > 0 ? base.threads : std::max(1, cores / list.count());
+    for (int i = 0; i < list.count(); ++i) slots.push_back({"cpu:1", threads});
+  } else {
+    for (int id : list.ids) slots.push_back({fmt::format("gpu:{}", id), base.threads});
+  }
+  return slots;
+}
+
+namespace {
+
+// Trains candidates [first, all.size()) of `all`, one per slot at a time, each on its own thread, and
+// calls on_result for them in index order as soon as every earlier one is done.
+void train_batch(std::vector<Candidate>& all, size_t first, const std::vector<SearchSlot>& slots,
+                 const SearchSpace& space, const TrainConfig& base, const Dataset& data, const CandidateFn& on_result) {
+  const size_t count = all.size() - first;
+  const auto train_one = [&](Candidate& c, const SearchSlot& slot) {
+    try {
+      TrainConfig cfg = candidate_config(space, c.genome, base, data.classes);
+      cfg.devices = slot.devices;
+      cfg.threads = slot.threads;
+      c.result = train(cfg, data, nullptr);
+      c.accuracy = c.result.epochs.back().test_accuracy;
+      c.train_seconds = c.result.train_seconds;
+    } catch (const Error& e) {
+      c.status = "failed";
+      c.error = e.what();
+    }
+  };
+  if (slots.size() == 1 || count == 1) {
+    for (size_t i = first; i < all.size(); ++i) {
+      train_one(all[i], slots.front());
+      if (on_result) on_result(all[i]);
+    }
+    return;
+  }
+  std::mutex m;
+  size_t next = first, reported = first;
+  std::vector<char> done(count, 0);
+  std::exception_ptr error;
+  const auto slot_loop = [&](const SearchSlot& slot) {
+    for (;;) {
+      size_t i;
+      {
+        std::lock_guard lock(m);
+        if (next == all.size() || error) return;
+        i = next++;
+      }
+      try {
+        train_one(all[i], slot);
+        std::lock_guard lock(m);
+        done[i - first] = 1;
+        // Results leave in candidate order: whoever completes the prefix reports it.
+        while (reported < all.size() && done[reported - first] && !error) {
+          if (on_result) on_result(all[reported]);
+          ++reported;
+        }
+      } catch (...) {
+        std::lock_guard lock(m);
+        if (!error) error = std::current_exception();
+        return;
+      }
+    }
+  };
+  {
+    std::vector<std::jthread> threads;
+    for (size_t s = 0; s < std::min(slots.size(), count); ++s) threads.emplace_back(slot_loop, std::cref(slots[s]));
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace
 
 std::vector<Candidate> run_search(const SearchSpace& space, const SearchOptions& opt, const TrainConfig& base,
                                   const Dataset& data, const CandidateFn& on_result) {
@@ -156,34 +250,26 @@ std::vector<Candidate> run_search(const SearchSpace& space, const SearchOptions&
       fail_input("--tournament must be in [1, population {}], got {}", opt.population, opt.tournament);
     if (!(opt.mutation >= 0 && opt.mutation <= 1)) fail_input("--mutation must be in [0, 1], got {}", opt.mutation);
   }
+  const std::vector<SearchSlot> slots = search_slots(opt.devices, base);
   std::vector<Candidate> all;
   std::map<Genome, size_t> seen;  // a genome met again is not retrained
-  const auto evaluate = [&](const Genome& g, int generation) -> const Candidate& {
-    if (auto it = seen.find(g); it != seen.end()) return all[it->second];
+  const auto budget_left = [&] { return opt.budget == 0 || int64_t(all.size()) < opt.budget; };
+  // Queues a candidate for the next batch (or finds the one already there); its index is final at once.
+  const auto enqueue = [&](const Genome& g, int generation) -> size_t {
+    if (auto it = seen.find(g); it != seen.end()) return it->second;
     Candidate c;
     c.generation = generation;
     c.index = int(all.size());
     c.genome = g;
-    try {
-      const TrainConfig cfg = candidate_config(space, g, base, data.classes);
-      c.result = train(cfg, data, nullptr);
-      c.accuracy = c.result.epochs.back().test_accuracy;
-      c.train_seconds = c.result.train_seconds;
-    } catch (const Error& e) {
-      c.status = "failed";
-      c.error = e.what();
-    }
     seen.emplace(g, all.size());
     all.push_back(std::move(c));
-    if (on_result) on_result(all.back());
-    return all.back();
+    return all.size() - 1;
   };
-  const auto budget_left = [&] { return opt.budget == 0 || int64_t(all.size()) < opt.budget; };
 
   if (opt.method == "grid") {
     Genome g(space.genes.size(), 0);
     while (budget_left()) {
-      evaluate(g, 0);
+      enqueue(g, 0);
       size_t i = 0;  // odometer over the choices
       for (; i < g.size(); ++i) {
         if (++g[i] < int(space.genes[i].choices.size())) break;
@@ -191,6 +277,7 @@ std::vector<Candidate> run_search(const SearchSpace& space, const SearchOptions&
       }
       if (i == g.size()) break;
     }
+    train_batch(all, 0, slots, space, base, data, on_result);
     return all;
   }
 
@@ -198,11 +285,16 @@ std::vector<Candidate> run_search(const SearchSpace& space, const SearchOptions&
   std::vector<Genome> pop;
   for (int i = 0; i < opt.population; ++i) pop.push_back(random_genome(space, rng));
   for (int gen = 0; gen < opt.generations && budget_left(); ++gen) {
-    std::vector<Candidate> scored;
+    // The whole generation is trained before it is scored, so breeding never sees a finishing order.
+    const size_t first = all.size();
+    std::vector<size_t> members;
     for (const Genome& g : pop) {
       if (!budget_left()) break;
-      scored.push_back(evaluate(g, gen));
+      members.push_back(enqueue(g, gen));
     }
+    train_batch(all, first, slots, space, base, data, on_result);
+    std::vector<Candidate> scored;
+    for (size_t i : members) scored.push_back(all[i]);
     if (gen + 1 == opt.generations || scored.empty()) break;
     std::sort(scored.begin(), scored.end(), fitter);
     const auto pick = [&]() -> const Genome& {

@@ -1,7 +1,7 @@
 #pragma once
 // Network search (the seeds' brute-force and genetic-algorithm searches): a space of choices per gene, a
 // genome = one choice per gene, each candidate trained by train() and scored by test accuracy (ties
-// broken by the shorter training time).
+// broken by the lower test loss, then the shorter training time).
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -47,7 +47,19 @@ struct SearchOptions {
   int tournament = 2;
   double mutation = 0.2;           // probability per gene
   uint64_t seed = 1;
+  // Where candidates train, one per device at a time: cpu:R (R candidates at once, each with the cores
+  // shared R ways unless the base configuration sets threads), gpu:0,1 or gpu:all (one candidate per
+  // GPU); "" = one device of the backend's kind, so candidates run one after another.
+  std::string devices;
 };
+
+// The device each concurrently trained candidate gets: TrainConfig::devices and threads per slot.
+struct SearchSlot {
+  std::string devices;  // "cpu:1", "gpu:1"
+  int threads = 0;      // 0 = TrainConfig's rule
+};
+// InputError for a bad --devices (as train's) or one the backend cannot drive.
+std::vector<SearchSlot> search_slots(const std::string& devices, const TrainConfig& base);
 
 struct Candidate {
   int generation = 0, index = 0;
@@ -57,12 +69,15 @@ struct Candidate {
   double accuracy = 0, train_seconds = 0;
   TrainResult result;
 };
-// Higher accuracy first; equal accuracy: less training time first.
+// Higher accuracy first; equal accuracy: lower final test loss, then less training time.
 bool fitter(const Candidate& a, const Candidate& b);
 
 using CandidateFn = std::function<void(const Candidate&)>;
-// Trains the candidates in order, calling on_result after each (the CLI appends a JSONL line). A candidate
-// whose configuration cannot run is recorded as failed and the search goes on. Returns every candidate.
+// Trains the candidates, one per slot at a time (search_slots(opt.devices)), and calls on_result once per
+// candidate in candidate order, from one thread at a time (the CLI appends a JSONL line). Which
+// candidates run and what each gets depend only on the seed, never on which finishes first: a genetic
+// generation is trained whole before the next is bred from it. A candidate whose configuration cannot
+// run is recorded as failed and the search goes on. Returns every candidate, in order.
 std::vector<Candidate> run_search(const SearchSpace& space, const SearchOptions& opt, const TrainConfig& base,
                                   const Dataset& data, const CandidateFn& on_result);
 
