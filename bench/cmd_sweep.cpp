@@ -185,9 +185,9 @@ Command add_sweep(CLI::App& app) {
   scalar("--baseline-epochs", o->baseline_epochs, "Epochs of the cpu-ref baseline (0 = as the grid)", d.baseline_epochs);
   sub->add_option("--name", o->name, "Sweep name recorded on every line (default: the TOML file's name)");
   sub->add_option("--out", o->out, "Results file, JSON Lines (default: the TOML's out, or results/<name>.jsonl)");
-  sub->add_flag("--retry-failed", o->retry_failed, "Run again the configurations whose last line says failed");
+  sub->add_flag("--retry-failed", o->retry_failed, "Run again the configurations whose last line says failed or diverged");
   sub->add_flag("--dry-run", o->dry_run, "Print the grid and what would run, run nothing");
-  sub->add_flag("--fail-on-error", o->fail_on_error, "Exit with status 1 when a run failed");
+  sub->add_flag("--fail-on-error", o->fail_on_error, "Exit with status 1 when a run failed or diverged");
 
   return {sub, [o, sub] {
             if (launched_by_mpi())
@@ -257,10 +257,10 @@ Command add_sweep(CLI::App& app) {
             const SweepSummary s = run_sweep(plan, spec, opt, [&](const SweepEvent& e) { printer(e); });
             printer.clear();
             if (opt.dry_run) return 0;
-            fmt::print("sweep done: {} ok, {} failed, {} skipped, {} already in the file. Results: {}\n", s.ok, s.failed,
-                       s.skipped, s.already_done, opt.out.string());
+            fmt::print("sweep done: {} ok, {} failed, {} diverged, {} skipped, {} already in the file. Results: {}\n", s.ok,
+                       s.failed, s.diverged, s.skipped, s.already_done, opt.out.string());
             fmt::print("next: cnnbench report {} --out reports/{}\n", opt.out.string(), spec.name);
-            return o->fail_on_error && s.failed > 0 ? 1 : 0;
+            return o->fail_on_error && s.failed + s.diverged > 0 ? 1 : 0;
           }};
 }
 

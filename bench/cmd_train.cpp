@@ -8,6 +8,7 @@
 #include "bench/commands.h"
 #include "bench/harness/run_record.h"
 #include "bench/harness/trainer.h"
+#include "bench/harness/watchdog.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/model_spec.h"
@@ -71,7 +72,7 @@ Command add_train(CLI::App& app) {
     TrainConfig cfg;
     std::string optimizer = "adam", lr = "0.001", momentum = "0", weight_decay = "0", batch = "64", epochs = "1",
                 steps = "0", seed = "42", threads = "0", warmup = "5", test_limit = "0", sync_every = "1", buckets = "0",
-                comm_timeout = "300", out, checkpoint_every = "0";
+                comm_timeout = "300", out, checkpoint_every = "0", prefetch_depth = "2";
     std::vector<std::string> kernels;
   };
   auto o = std::make_shared<Opts>();
@@ -102,6 +103,12 @@ Command add_train(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--comm-timeout", o->comm_timeout, "Seconds one collective may wait for the other processes")
       ->capture_default_str();
+  sub->add_option("--pipeline", o->cfg.pipeline,
+                  "Data pipeline: direct (each step builds and copies its batch) or prefetch (a thread per replica "
+                  "builds and copies the next batches while steps compute)")
+      ->capture_default_str();
+  sub->add_option("--prefetch-depth", o->prefetch_depth, "prefetch: batches each replica's loader may hold ready")
+      ->capture_default_str();
   sub->add_option("--out", o->out, "Write the run record (JSON) to this file");
   sub->add_option("--save", o->cfg.save_weights, "Write the trained weights (PyTorch names) to this .safetensors file");
   sub->add_option("--init", o->cfg.init_weights, "Start from these .safetensors weights (names, shapes, dtypes checked)");
@@ -111,6 +118,8 @@ Command add_train(CLI::App& app) {
   sub->add_option("--resume", o->cfg.resume, "Continue from a checkpoint file, or the newest in a directory");
   sub->add_option("--tensorboard", o->cfg.tensorboard_dir, "Write TensorBoard event files to DIR/<run name>/");
   sub->add_option("--run-name", o->cfg.run_name, "TensorBoard run directory name (default: made from the configuration)");
+  sub->add_flag("--check-numerics", o->cfg.check_numerics,
+               "Also check every layer's output (and GPU gradients) for NaN/Inf after each step, naming the first bad layer");
 
   return {sub, [o] {
             TrainConfig& cfg = o->cfg;
@@ -129,6 +138,7 @@ Command add_train(CLI::App& app) {
             cfg.bucket_mb = parse_number<double>("--buckets", o->buckets, "a size in MiB >= 0");
             cfg.comm_timeout = parse_number<double>("--comm-timeout", o->comm_timeout, "a positive number of seconds");
             cfg.checkpoint_every = parse_number<int64_t>("--checkpoint-every", o->checkpoint_every, "an integer >= 0");
+            cfg.prefetch_depth = parse_number<int>("--prefetch-depth", o->prefetch_depth, "a positive integer");
             for (const auto& k : o->kernels) {
               const auto eq = k.find('=');
               if (eq == std::string::npos || eq == 0 || eq + 1 == k.size())
@@ -163,7 +173,20 @@ Command add_train(CLI::App& app) {
             }
 
             ProgressPrinter printer;
-            const TrainResult r = train(cfg, data, [&](const Progress& p) { printer(p); }, *processes);
+            TrainResult r;
+            try {
+              r = train(cfg, data, [&](const Progress& p) { printer(p); }, *processes);
+            } catch (const TrainingDiverged& e) {
+              // An outcome, not a crash: every rank stopped at the same step; the record keeps what finished.
+              if (!root) return kDivergedExitCode;
+              printer.end_line();
+              fmt::print(stderr, "cnnbench: error: {}\n", e.what());
+              if (!o->out.empty()) {
+                write_file_atomic(o->out, diverged_record(e, data).dump(2) + "\n");
+                fmt::print("wrote {} (status diverged)\n", o->out);
+              }
+              return kDivergedExitCode;
+            }
             if (!root) return 0;
             printer.end_line();
             fmt::print("{:>5} {:>10} {:>9} {:>10} {:>9} {:>9} {:>10}\n", "epoch", "train_loss", "train_acc", "test_loss",

@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // CLI11's own codes (105, 109, ...) mean nothing to a script: a bad command line is bad input, 2.
+    return app.exit(e) == 0 ? 0 : 2;
   }
   try {
     for (const auto& c : commands)

@@ -1,6 +1,7 @@
 #include "core/files.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -43,8 +44,16 @@ void check_writable(const fs::path& file, std::string_view flag) {
     fail_input("{} {}: directory {} does not exist; expected an existing, writable directory", flag, file.string(),
                dir.string());
   if (fs::is_directory(file, ec)) fail_input("{} {}: is a directory; expected a file name", flag, file.string());
-  if (::access(dir.c_str(), W_OK) != 0)
+  // access() says yes to root everywhere, even on /proc, where no file can be made: so the run failed only
+  // when it wrote its result. Creating a file is the test that holds for every user and file system.
+  const fs::path probe = dir / fmt::format(".cnnbench-probe.{}", ::getpid());
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0 && errno != EEXIST)
     fail_input("{} {}: directory {} is not writable ({})", flag, file.string(), dir.string(), std::strerror(errno));
+  if (fd >= 0) {
+    ::close(fd);
+    ::unlink(probe.c_str());
+  }
 }
 
 void write_file_atomic(const fs::path& file, std::string_view content) {
@@ -72,10 +81,14 @@ void append_line_durable(const fs::path& file, std::string_view line) {
   if (fd < 0) fail_input("cannot open {} for appending: {}", file.string(), std::strerror(errno));
   std::string buf(line);
   buf.push_back('\n');
+  struct stat before{};
+  const bool sized = ::fstat(fd, &before) == 0;
   try {
     write_all(fd, buf, file);
     if (::fsync(fd) != 0) fail_input("cannot write {}: {}", file.string(), std::strerror(errno));
   } catch (...) {
+    // A full disk (or file size limit) can take part of the line: cut it off so the file keeps whole lines.
+    if (sized && ::ftruncate(fd, before.st_size) == 0) ::fsync(fd);
     ::close(fd);
     throw;
   }

@@ -14,7 +14,8 @@ Network<T>::Network(const ModelPlan& plan, const OpSet<T>& ops, Device& dev, int
       labels_(dev, size_t(max_batch)),
       params_(dev, size_t(plan.param_count)),
       grads_(dev, size_t(plan.param_count)),
-      losses_(dev, size_t(max_batch)) {
+      losses_(dev, size_t(max_batch)),
+      host_losses_(size_t(max_batch)) {
   CNNB_CHECK(max_batch >= 1, "network batch must be at least 1, got {}", max_batch);
   for (const auto& l : plan_.layers) {
     acts_.emplace_back(dev, size_t(max_batch) * size_t(l.out.size()));
@@ -61,13 +62,16 @@ void Network<T>::forward(int n, bool with_loss) {
         break;
       }
     }
+    if (forward_hook_) forward_hook_->layer_output(i, y, size_t(n) * size_t(l.out.size()));
   }
-  if (with_loss)
-    ops_.softmax_xent(ctx, {n, plan_.classes, acts_.back().data(), labels_.data(), losses_.data(), dacts_.back().data()});
+  if (with_loss) {
+    const int32_t* labels = bound_labels_ ? bound_labels_ : labels_.data();
+    ops_.softmax_xent(ctx, {n, plan_.classes, acts_.back().data(), labels, losses_.data(), dacts_.back().data()});
+  }
 }
 
 template <class T>
-void Network<T>::backward(int n) {
+void Network<T>::backward(int n, BackwardHook* hook) {
   check_batch(n);
   const ExecCtx& ctx = dev_.ctx();
   for (size_t i = plan_.layers.size(); i-- > 0;) {
@@ -102,22 +106,28 @@ void Network<T>::backward(int n) {
         break;
       }
     }
+    if (hook && (l.weight >= 0 || l.bias >= 0)) hook->grads_ready(i, first_param_offset(l));
   }
 }
 
 template <class T>
 double Network<T>::mean_loss(int n) const {
   check_batch(n);
-  std::vector<T> l(static_cast<size_t>(n));
-  losses_.download(l.data(), size_t(n));
+  losses_.download(host_losses_.data(), size_t(n));
   double sum = 0;
-  for (T v : l) sum += double(v);
+  for (int i = 0; i < n; ++i) sum += double(host_losses_[size_t(i)]);
   return sum / n;
 }
 
 template <class T>
 std::vector<T> Network<T>::logits(int n) const {
   return activation(plan_.layers.size() - 1, n);
+}
+
+template <class T>
+void Network<T>::logits_into(int n, T* out) const {
+  check_batch(n);
+  acts_.back().download(out, size_t(n) * size_t(plan_.classes));
 }
 
 template <class T>

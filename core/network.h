@@ -2,6 +2,7 @@
 // One replica's network: activations, gradients and the flat parameter buffers on its device, and the
 // forward and backward passes as calls into an OpSet. The same code runs every backend; with T = double
 // and the reference OpSet it is the oracle for whole-model gradient checks.
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -10,6 +11,30 @@
 #include "core/model_spec.h"
 
 namespace cnnb {
+
+// What backward tells as it goes, so that an exchange can start on the last layers' gradients while the
+// first layers' are still being computed (allreduce --buckets, as PyTorch DDP). An interface, not a
+// std::function: the step loop must not allocate.
+class BackwardHook {
+ public:
+  // After layer `layer`'s parameter gradients are final (queued on the device's stream, on a GPU):
+  // gradients [ready_from, param_count) of the flat buffer will not change again in this pass.
+  virtual void grads_ready(size_t layer, int64_t ready_from) = 0;
+
+ protected:
+  ~BackwardHook() = default;
+};
+
+// What forward tells after each layer: how --check-numerics finds the first layer whose output is not finite.
+template <class T>
+class ForwardHook {
+ public:
+  // `y`: layer `layer`'s output of `count` elements, on the device (queued on its stream, on a GPU).
+  virtual void layer_output(size_t layer, const T* y, size_t count) = 0;
+
+ protected:
+  ~ForwardHook() = default;
+};
 
 template <class T>
 class Network {
@@ -24,6 +49,12 @@ class Network {
   // Device buffers the caller fills: the batch (n x C x H x W) and its labels.
   T* input() { return input_.data(); }
   int32_t* labels() { return labels_.data(); }
+  // Points the passes at a batch held elsewhere on this device (a prefetch slot) instead of input() and
+  // labels(); nullptrs switch back. The caller keeps it intact until the passes have synchronized.
+  void bind_batch(const T* input, const int32_t* labels) {
+    bound_input_ = input;
+    bound_labels_ = labels;
+  }
   T* params() { return params_.data(); }
   T* grads() { return grads_.data(); }
   const T* params() const { return params_.data(); }
@@ -32,7 +63,10 @@ class Network {
   // Layers from input to logits; with_loss also runs softmax cross-entropy against labels().
   void forward(int n, bool with_loss);
   // Gradients of the mean loss with respect to every parameter (overwritten, not accumulated).
-  void backward(int n);
+  // `hook`, if given, hears of every layer with parameters once its gradients are final, last layer first.
+  void backward(int n, BackwardHook* hook = nullptr);
+  // Every later forward() reports each layer's output to `hook` (nullptr, the default: none). Not owned.
+  void set_forward_hook(ForwardHook<T>* hook) { forward_hook_ = hook; }
 
   // Device memory this network holds, in bytes, as allocated (planned once, reused every step).
   struct Memory {
@@ -43,12 +77,19 @@ class Network {
   // Host copies, for the trainer and the tests.
   double mean_loss(int n) const;           // per-sample losses summed in double
   std::vector<T> logits(int n) const;      // n x classes
+  void logits_into(int n, T* out) const;   // the same into caller memory: no allocation in the step loop
   std::vector<T> activation(size_t layer, int n) const;
 
  private:
-  const T* layer_input(size_t i) const { return i == 0 ? input_.data() : acts_[i - 1].data(); }
+  const T* layer_input(size_t i) const {
+    return i > 0 ? acts_[i - 1].data() : bound_input_ ? bound_input_ : input_.data();
+  }
   T* param(int index) { return index < 0 ? nullptr : params_.data() + plan_.params[size_t(index)].offset; }
   T* grad(int index) { return index < 0 ? nullptr : grads_.data() + plan_.params[size_t(index)].offset; }
+  int64_t first_param_offset(const LayerPlan& l) const {
+    const auto at = [&](int i) { return i < 0 ? plan_.param_count : plan_.params[size_t(i)].offset; };
+    return std::min(at(l.weight), at(l.bias));
+  }
   void check_batch(int n) const;
 
   ModelPlan plan_;
@@ -60,6 +101,10 @@ class Network {
   Buffer<T> params_, grads_;
   std::vector<Buffer<T>> acts_, dacts_;  // per layer: output and gradient of the output
   Buffer<T> losses_;
+  const T* bound_input_ = nullptr;
+  const int32_t* bound_labels_ = nullptr;
+  ForwardHook<T>* forward_hook_ = nullptr;
+  mutable std::vector<T> host_losses_;  // mean_loss's download target, allocated once
 };
 
 extern template class Network<float>;

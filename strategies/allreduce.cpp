@@ -3,67 +3,74 @@
 // (TF MirroredStrategy, Horovod, PyTorch DDP).
 //
 // --buckets MB splits the flat gradient buffer into buckets of whole parameter tensors, last layer
-// first (the order backward finishes them), about MB MiB each, as DDP does. The buckets are exchanged
-// one after another once backward has finished: Network::backward has no per-layer hook yet, so on
-// every path here bucketing changes the call pattern but does not overlap exchange with backward.
+// first, about MB MiB each, and exchanges each bucket as soon as every local replica's backward has
+// finished it, on a thread of its own, while backward goes on with the earlier layers (DDP's overlap;
+// strategies/bucket_exchange.h). The step's `exchange` phase is then only the part left after the last
+// backward ends; `exchange_busy` is the whole. Without --buckets: one call after backward.
+#include <algorithm>
 #include <chrono>
+#include <memory>
 
+#include "strategies/bucket_exchange.h"
 #include "strategies/strategy.h"
 
 namespace cnnb {
 
 namespace {
 
-struct Bucket {
-  int64_t offset = 0, count = 0;
-};
+using Clock = std::chrono::steady_clock;
 
 class AllReduce final : public Strategy {
  public:
   explicit AllReduce(double bucket_mb) : bucket_mb_(bucket_mb) {}
   std::string_view name() const override { return "allreduce"; }
-  int exchange_calls() const override { return int(buckets_.size()); }
+  int exchange_calls() const override { return exchange_ ? exchange_->buckets() : 1; }
 
   void setup(ReplicaSet& rs, Communicator& comm) override {
     // Same seed gives the same parameters already; the broadcast makes it a guarantee, as DDP does.
     comm.broadcast(rs.params(), rs.param_count());
-    buckets_ = make_buckets(rs.setup().plan, bucket_mb_);
+    grads_ = rs.grads();
+    if (bucket_mb_ > 0) exchange_ = std::make_unique<BucketExchange>(comm, grads_, make_buckets(rs.setup().plan, bucket_mb_));
   }
 
   ShardStats step(ReplicaSet& rs, Communicator& comm, const GlobalBatch& b, StepTimes& t) override {
-    const ShardStats stats = rs.compute(b.split, b.shape, b.indices, t);
-    const auto t0 = std::chrono::steady_clock::now();
-    const std::vector<float*> grads = rs.grads();
-    std::vector<float*> slice(grads.size());
-    for (const Bucket& bk : buckets_) {
-      for (size_t i = 0; i < grads.size(); ++i) slice[i] = grads[i] + bk.offset;
-      comm.allreduce_mean(slice, bk.count);
-    }
-    t.exchange = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const ShardStats stats = exchange_ ? compute_overlapped(rs, b, t) : compute_then_exchange(rs, comm, b, t);
     t.exchange_bytes = double(rs.param_count()) * sizeof(float);
     rs.update(t);
     return stats;
   }
 
-  static std::vector<Bucket> make_buckets(const ModelPlan& plan, double mb) {
-    if (mb <= 0 || plan.params.empty()) return {Bucket{0, plan.param_count}};
-    const auto cap = int64_t(mb * 1024 * 1024 / sizeof(float));
-    std::vector<Bucket> out;
-    // Walking the tensors backwards keeps each bucket one contiguous range of the flat buffer.
-    int64_t end = plan.param_count;
-    for (size_t i = plan.params.size(); i-- > 0;) {
-      const int64_t begin = plan.params[i].offset;
-      if (end - begin >= cap || i == 0) {
-        out.push_back({begin, end - begin});
-        end = begin;
-      }
-    }
-    return out;
+ private:
+  ShardStats compute_then_exchange(ReplicaSet& rs, Communicator& comm, const GlobalBatch& b, StepTimes& t) {
+    const ShardStats stats = rs.compute(b.split, b.shape, b.indices, t);
+    const auto t0 = Clock::now();
+    comm.allreduce_mean(grads_, rs.param_count());
+    t.exchange = t.exchange_busy = std::chrono::duration<double>(Clock::now() - t0).count();
+    return stats;
   }
 
- private:
+  ShardStats compute_overlapped(ReplicaSet& rs, const GlobalBatch& b, StepTimes& t) {
+    exchange_->begin();
+    const auto start = Clock::now();
+    ShardStats stats;
+    try {
+      stats = rs.compute(b.split, b.shape, b.indices, t, exchange_->hooks());
+    } catch (...) {
+      exchange_->cancel();
+      throw;
+    }
+    t.exchange_busy = exchange_->finish();
+    // compute's phases add up to the time until the last backward ended; what the exchange takes
+    // beyond that is exposed (loss bookkeeping after backward is outside every phase, as without buckets).
+    const double exposed =
+        std::chrono::duration<double>(Clock::now() - start).count() - (t.data + t.h2d + t.forward + t.backward);
+    t.exchange = std::max(0.0, exposed);
+    return stats;
+  }
+
   double bucket_mb_;
-  std::vector<Bucket> buckets_;
+  std::vector<float*> grads_;
+  std::unique_ptr<BucketExchange> exchange_;
 };
 
 }  // namespace

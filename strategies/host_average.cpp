@@ -4,13 +4,15 @@
 
 namespace cnnb {
 
+HostAverage::HostAverage(ReplicaSet& rs, int64_t count) : count_(count), mean_(rs[0].device(), size_t(count)) {
+  for (int i = 0; i < rs.size(); ++i) staged_.emplace_back(rs[i].device(), size_t(count));
+}
+
 void HostAverage::gather_mean(ReplicaSet& rs, Communicator& comm, float* (*pick)(Replica&)) {
   const int n = rs.size();
-  staged_.resize(size_t(n));
   rs.run_all([&](Replica& r) {
     auto& s = staged_[size_t(r.local_index())];
-    s.resize(size_t(count_));
-    r.device().download(s.data(), pick(r), s.size() * sizeof(float));
+    r.device().download(s.data(), pick(r), s.bytes());
   });
   // The sum is split into one slice per replica thread; each element is still summed in replica order.
   const int64_t per = (count_ / n + 15) / 16 * 16;
@@ -23,7 +25,7 @@ void HostAverage::gather_mean(ReplicaSet& rs, Communicator& comm, float* (*pick)
       mean_[size_t(i)] = s;
     }
   });
-  comm.processes().allreduce_sum(std::span(mean_));
+  comm.processes().allreduce_sum(mean());
   const float world = float(comm.world_replicas());
   for (float& v : mean_) v /= world;
 }

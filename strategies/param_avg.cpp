@@ -24,7 +24,7 @@ class ParamAvg final : public Strategy {
 
   void setup(ReplicaSet& rs, Communicator& comm) override {
     comm.broadcast(rs.params(), rs.param_count());
-    avg_.emplace(rs.param_count());
+    avg_.emplace(rs, rs.param_count());
   }
 
   ShardStats step(ReplicaSet& rs, Communicator& comm, const GlobalBatch& b, StepTimes& t) override {
@@ -34,7 +34,7 @@ class ParamAvg final : public Strategy {
       const auto t0 = std::chrono::steady_clock::now();
       avg_->gather_mean(rs, comm, params_of);
       avg_->scatter(rs, avg_->mean().data(), params_of);
-      t.exchange = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      t.exchange = t.exchange_busy = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       t.exchange_bytes = double(rs.param_count()) * sizeof(float);
     }
     return stats;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "core/error.h"
 
@@ -17,11 +18,24 @@ std::unique_ptr<Device> make_device(const ReplicaSetup& s, int local) {
   return s.devices.kind == DeviceKind::cpu ? make_cpu_device(id, s.threads) : make_cuda_device(id);
 }
 
+// A network computes on a prefetch slot only for the step that took it.
+class BoundBatch {
+ public:
+  BoundBatch(Network<float>& net, const float* x, const int32_t* y) : net_(net) { net_.bind_batch(x, y); }
+  ~BoundBatch() { net_.bind_batch(nullptr, nullptr); }
+  BoundBatch(const BoundBatch&) = delete;
+  BoundBatch& operator=(const BoundBatch&) = delete;
+
+ private:
+  Network<float>& net_;
+};
+
 }  // namespace
 
 Replica::Replica(const ReplicaSetup& s, int local_index)
     : x(size_t(s.shard) * size_t(s.plan.input.size())),
       y(size_t(s.shard)),
+      logits(size_t(s.shard) * size_t(s.plan.classes)),
       local_(local_index),
       dev_(make_device(s, local_index)),
       net_(s.plan, s.ops, *dev_, s.shard),
@@ -29,6 +43,8 @@ Replica::Replica(const ReplicaSetup& s, int local_index)
   const std::vector<float> init = init_params(s.plan, s.seed);
   dev_->upload(net_.params(), init.data(), init.size() * sizeof(float));
   dev_->synchronize();
+  if (s.pipeline == Pipeline::prefetch)
+    loader_ = std::make_unique<BatchLoader>(*dev_, s.plan.input, s.shard, s.prefetch_depth);
 }
 
 std::vector<float> Replica::params() const {
@@ -43,6 +59,7 @@ ReplicaSet::ReplicaSet(ReplicaSetup setup) : setup_(std::move(setup)) {
   const int n = setup_.devices.count();
   for (int i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>());
   replicas_.resize(size_t(n));
+  step_results_.resize(size_t(n));
   run_each(workers_, [&](int i) { replicas_[size_t(i)] = std::make_unique<Replica>(setup_, i); });
 }
 
@@ -82,56 +99,91 @@ void ReplicaSet::run_on(int i, const std::function<void(Replica&)>& fn) {
   workers_[size_t(i)]->wait();
 }
 
-ShardStats ReplicaSet::compute(const Split& split, Shape shape, std::span<const int64_t> batch, StepTimes& t) {
+void ReplicaSet::begin_epoch(const Split& split, Shape shape, std::span<const int64_t> order, int batch,
+                             int64_t first_step, int64_t steps) {
+  end_epoch();
+  if (setup_.pipeline != Pipeline::prefetch) return;
+  CNNB_CHECK(shape == setup_.plan.input, "images of {} do not fit a model planned for {}", shape.str(),
+             setup_.plan.input.str());
+  for (int i = 0; i < size(); ++i)
+    replicas_[size_t(i)]->loader()->start(split, order, batch, (setup_.first_replica + i) * setup_.shard, first_step,
+                                          steps);
+}
+
+void ReplicaSet::end_epoch() noexcept {
+  for (auto& r : replicas_)
+    if (r && r->loader()) r->loader()->stop();
+}
+
+ShardStats ReplicaSet::compute(const Split& split, Shape shape, std::span<const int64_t> batch, StepTimes& t,
+                               std::span<BackwardHook* const> hooks) {
   const int world = int(batch.size()) / setup_.shard;
   CNNB_CHECK(int64_t(world) * setup_.shard == int64_t(batch.size()) && setup_.first_replica + size() <= world,
              "a global batch of {} does not split into shards of {} for replicas {}..{}", batch.size(), setup_.shard,
              setup_.first_replica, setup_.first_replica + size() - 1);
-  struct Result {
-    StepTimes t;
-    Clock::time_point end;
-    double loss_sum = 0;
-    int64_t correct = 0;
-  };
-  std::vector<Result> res(static_cast<size_t>(size()));
-  const int classes = setup_.plan.classes;
+  CNNB_CHECK(hooks.empty() || int(hooks.size()) == size(), "{} backward hooks for {} replicas", hooks.size(), size());
+  // One pointer is all the job captures, so that std::function keeps it inline instead of allocating.
+  const struct {
+    const Split& split;
+    Shape shape;
+    std::span<const int64_t> batch;
+    std::span<BackwardHook* const> hooks;
+  } in{split, shape, batch, hooks};
   const auto start = Clock::now();
-  run_each(workers_, [&](int i) {
+  run_each(workers_, [this, &in](int i) {
     Replica& r = *replicas_[size_t(i)];
     Network<float>& net = r.net();
     Device& dev = r.device();
     const int n = setup_.shard;
-    Result& out = res[size_t(i)];
+    const int classes = setup_.plan.classes;
+    ReplicaStep& out = step_results_[size_t(i)];
+    out = ReplicaStep{};
+    const std::span<const int64_t> shard = in.batch.subspan(size_t(setup_.first_replica + i) * size_t(n), size_t(n));
+    const int32_t* labels = r.y.data();  // host copy, for the accuracy
+    std::optional<BoundBatch> bound;
     auto t0 = Clock::now();
-    build_batch(split, shape, batch.subspan(size_t(setup_.first_replica + i) * size_t(n), size_t(n)), r.x.data(),
-                r.y.data());
-    auto t1 = Clock::now();
-    out.t.data = seconds(t0, t1);
-    dev.upload(net.input(), r.x.data(), r.x.size() * sizeof(float));
-    dev.upload(net.labels(), r.y.data(), r.y.size() * sizeof(int32_t));
-    dev.synchronize();
-    t0 = Clock::now();
+    auto t1 = t0;
+    if (BatchLoader* loader = r.loader()) {
+      const BatchLoader::Batch b = loader->next();
+      CNNB_CHECK(std::ranges::equal(b.indices, shard),
+                 "replica {}: the prefetch pipeline holds step {} of the epoch begun, but the step asked for other "
+                 "images (steps must follow the order given to begin_epoch)",
+                 i, b.step + 1);
+      bound.emplace(net, b.x, b.y);
+      labels = b.host_y;
+      t1 = Clock::now();
+      out.t.data = seconds(t0, t1);
+      t0 = t1;
+    } else {
+      build_batch(in.split, in.shape, shard, r.x.data(), r.y.data());
+      t1 = Clock::now();
+      out.t.data = seconds(t0, t1);
+      dev.upload(net.input(), r.x.data(), r.x.size() * sizeof(float));
+      dev.upload(net.labels(), r.y.data(), r.y.size() * sizeof(int32_t));
+      dev.synchronize();
+      t0 = Clock::now();
+    }
     out.t.h2d = seconds(t1, t0);
     net.forward(n, true);
     dev.synchronize();
     t1 = Clock::now();
     out.t.forward = seconds(t0, t1);
-    net.backward(n);
+    net.backward(n, in.hooks.empty() ? nullptr : in.hooks[size_t(i)]);
     dev.synchronize();
     out.end = Clock::now();
     out.t.backward = seconds(t1, out.end);
     // Bookkeeping, not timed: this shard's loss and correct predictions.
     out.loss_sum = net.mean_loss(n) * n;
-    const std::vector<float> logits = net.logits(n);
+    net.logits_into(n, r.logits.data());
     for (int k = 0; k < n; ++k) {
-      const float* row = logits.data() + size_t(k) * size_t(classes);
-      out.correct += int(std::max_element(row, row + classes) - row) == r.y[size_t(k)];
+      const float* row = r.logits.data() + size_t(k) * size_t(classes);
+      out.correct += int(std::max_element(row, row + classes) - row) == labels[k];
     }
   });
-  const Result* slowest = &res[0];
-  auto end = res[0].end;
+  const ReplicaStep* slowest = &step_results_[0];
+  auto end = step_results_[0].end;
   ShardStats stats;
-  for (const Result& x : res) {
+  for (const ReplicaStep& x : step_results_) {
     if (x.t.total() > slowest->t.total()) slowest = &x;
     end = std::max(end, x.end);
     stats.loss_sum += x.loss_sum;

@@ -2,6 +2,7 @@
 // Replicas: one model copy on one device, each driven by its own persistent host thread. A replica
 // set is this process's replicas; world replica g (rank * local + i) trains on shard g of every
 // global batch, so R replicas at B/R see exactly the images `single` sees at B.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -14,6 +15,7 @@
 #include "core/network.h"
 #include "core/optimizer.h"
 #include "datasets/dataset.h"
+#include "datasets/loader.h"
 #include "strategies/devices.h"
 #include "strategies/step_times.h"
 #include "strategies/worker.h"
@@ -29,6 +31,8 @@ struct ReplicaSetup {
   int shard = 1;           // images per replica per step: global batch / world replicas
   int first_replica = 0;   // world index of local replica 0
   uint64_t seed = 0;       // same seed => the same initial parameters on every replica
+  Pipeline pipeline = Pipeline::direct;
+  int prefetch_depth = 2;  // slots of each replica's BatchLoader (prefetch)
 };
 
 class Replica {
@@ -43,15 +47,18 @@ class Replica {
   int local_index() const { return local_; }
   std::vector<float> params() const;  // host copy
 
-  // Host staging of this replica's shard.
+  // Host staging of this replica's shard (direct pipeline, evaluation).
   std::vector<float> x;
   std::vector<int32_t> y;
+  std::vector<float> logits;  // compute()'s bookkeeping: shard x classes, allocated once
+  BatchLoader* loader() { return loader_.get(); }  // null in the direct pipeline
 
  private:
   int local_;
   std::unique_ptr<Device> dev_;
   Network<float> net_;
   Optimizer<float> opt_;
+  std::unique_ptr<BatchLoader> loader_;  // after dev_: stopped and freed before it
 };
 
 // Loss and accuracy bookkeeping of one step over this process's replicas (outside the timed phases).
@@ -81,17 +88,36 @@ class ReplicaSet {
   void run_all(const std::function<void(Replica&)>& fn);
   void run_on(int i, const std::function<void(Replica&)>& fn);
 
+  // The prefetch pipeline: every replica's loader starts building its shards of steps
+  // [first_step, steps) of the epoch's `order` (global batches of `batch`), and compute() must then be
+  // called for exactly those batches in that order. `split` must outlive end_epoch(). No-op for direct.
+  void begin_epoch(const Split& split, Shape shape, std::span<const int64_t> order, int batch, int64_t first_step,
+                   int64_t steps);
+  // Stops and joins the loaders; also done by the next begin_epoch and by the destructor.
+  void end_epoch() noexcept;
+
   // Data, H2D, forward and backward of every replica on its shard of `batch` (the global batch's image
   // indices into `split`). t gets the slowest replica's phases, plus the wait for the last replica to
-  // finish added to `data`, so that the phases add up to the wall time.
-  ShardStats compute(const Split& split, Shape shape, std::span<const int64_t> batch, StepTimes& t);
+  // finish added to `data`, so that the phases add up to the wall time. With prefetch, `data` is the
+  // wait for the loader and `h2d` is 0 (the copy happened off the step's critical path).
+  // Allocates nothing after the first call. hooks, if not empty: one per replica, handed to its backward.
+  ShardStats compute(const Split& split, Shape shape, std::span<const int64_t> batch, StepTimes& t,
+                     std::span<BackwardHook* const> hooks = {});
   // Every replica's own optimizer on its own gradients; t.update = wall time.
   void update(StepTimes& t);
 
  private:
+  struct ReplicaStep {
+    StepTimes t;
+    std::chrono::steady_clock::time_point end;
+    double loss_sum = 0;
+    int64_t correct = 0;
+  };
+
   ReplicaSetup setup_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::unique_ptr<Replica>> replicas_;
+  std::vector<ReplicaStep> step_results_;  // compute()'s, one per replica, allocated once
 };
 
 }  // namespace cnnb

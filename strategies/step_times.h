@@ -8,6 +8,9 @@ struct StepTimes {
   // Bytes of the buffer each replica exchanged in this step (nccl-tests' "size"): the flat gradient
   // or parameter buffer, 0 on steps without exchange.
   double exchange_bytes = 0;
+  // Seconds the communicator worked in this step. `exchange` above is the part of it the step waited
+  // for; an exchange overlapped with backward (allreduce --buckets) is busy longer than it is exposed.
+  double exchange_busy = 0;
   double total() const { return data + h2d + forward + backward + exchange + update; }
 };
 

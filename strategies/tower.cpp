@@ -2,7 +2,9 @@
 // parameters, computes gradients on its shard and sends them back; the host averages them (across
 // processes too) and applies the update (TensorFlow's cifar10_multi_gpu_train.py). The parameter and
 // gradient copies are the exchange; the host optimizer step is the update.
-// The host buffers are plain host memory, not pinned: GPU towers pay pageable-copy bandwidth.
+// The master parameters and the gathered gradients live in the towers' host memory (pinned for GPU
+// towers), so both copies run at full speed; the optimizer's state is plain host memory, which only the
+// host touches.
 #include <algorithm>
 #include <chrono>
 #include <optional>
@@ -33,11 +35,11 @@ class Tower final : public Strategy {
     // CPU towers update with the backend's own optimizer kernel (so tower matches single bit for bit in
     // its update); GPU towers' host needs the CPU one.
     host_ops_ = rs.setup().devices.kind == DeviceKind::cpu ? rs.setup().ops : resolve_backend("cpu-gemm");
-    master_ = Buffer<float>(*host_, size_t(n));
+    master_ = HostBuffer<float>(rs[0].device(), size_t(n));
     rs[0].device().download(master_.data(), rs[0].net().params(), master_.bytes());
     comm.processes().broadcast(std::as_writable_bytes(std::span(master_.data(), master_.size())), 0);
     opt_.emplace(rs.setup().optimizer, *host_, n);
-    avg_.emplace(n);
+    avg_.emplace(rs, n);
   }
 
   ShardStats step(ReplicaSet& rs, Communicator& comm, const GlobalBatch& b, StepTimes& t) override {
@@ -47,7 +49,7 @@ class Tower final : public Strategy {
     const ShardStats stats = rs.compute(b.split, b.shape, b.indices, t);
     t0 = Clock::now();
     avg_->gather_mean(rs, comm, grads_of);
-    t.exchange = send + since(t0);
+    t.exchange = t.exchange_busy = send + since(t0);
     t.exchange_bytes = double(rs.param_count()) * sizeof(float);
     t0 = Clock::now();
     opt_->step(host_ops_, master_.data(), avg_->mean().data());
@@ -61,7 +63,7 @@ class Tower final : public Strategy {
  private:
   std::unique_ptr<Device> host_;
   OpSet<float> host_ops_;
-  Buffer<float> master_;
+  HostBuffer<float> master_;
   std::optional<Optimizer<float>> opt_;
   std::optional<HostAverage> avg_;
 };

@@ -57,23 +57,23 @@ void run_each(std::span<const std::unique_ptr<Worker>> workers, const std::funct
   const int n = int(workers.size());
   const int first_worker = caller_runs_first ? 1 : 0;
   for (int i = first_worker; i < n; ++i) workers[size_t(i)]->submit([&fn, i] { fn(i); });
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(n));
+  // Waited for in index order, so the first error kept is the lowest index's (and no per-step vector).
+  std::exception_ptr first_error;
   if (caller_runs_first && n > 0) {
     try {
       fn(0);
     } catch (...) {
-      errors[0] = std::current_exception();
+      first_error = std::current_exception();
     }
   }
   for (int i = first_worker; i < n; ++i) {
     try {
       workers[size_t(i)]->wait();
     } catch (...) {
-      errors[size_t(i)] = std::current_exception();
+      if (!first_error) first_error = std::current_exception();
     }
   }
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
+  if (first_error) std::rethrow_exception(first_error);
 }
 
 }  // namespace cnnb

@@ -44,6 +44,7 @@ struct StrategyRun {
   }();
   StrategyOptions options;
   std::string backend = "cpu-ref";
+  DeviceKind devices = DeviceKind::cpu;  // cuda: GPUs 0..local_replicas-1 (tests/gpu/)
   CommKind comm = CommKind::threads;
   // The global batch of step s (image indices); default: consecutive slices of epoch 1's permutation.
   std::function<std::vector<int64_t>(int s)> batch_of;
@@ -60,6 +61,7 @@ inline RunOutput run_strategy(const StrategyRun& run, ProcessGroup& pg) {
   const Dataset& data = strategy_data();
   const ModelPlan plan = plan_model(parse_model(kStrategyModel), data.shape, data.classes);
   DeviceList devices;
+  devices.kind = run.devices;
   for (int i = 0; i < run.local_replicas; ++i) devices.ids.push_back(i);
   const int world = pg.size() * run.local_replicas;
   ReplicaSet rs(ReplicaSetup{plan, resolve_backend(run.backend), run.opt, devices, 1, run.batch / world,

@@ -171,7 +171,9 @@ TEST(Cli, TrainWritesACompleteRunRecord) {
   EXPECT_EQ(m["optimizer_state"], 2 * 444 * 4);
   EXPECT_EQ(m["activations"], 2 * 904 * 32 * 4);
   EXPECT_EQ(m["batch_buffers"], 32 * 144 * 4 + 32 * 4 + 32 * 4);
-  EXPECT_EQ(m["total"], 4 * 444 * 4 + 2 * 904 * 32 * 4 + 32 * 144 * 4 + 2 * 32 * 4);
+  // The CPU workspace, in whole 64 KiB: cpu-ref's pool backward sums one 10x10 plane in double (800 B).
+  EXPECT_EQ(m["workspace"], 65536);
+  EXPECT_EQ(m["total"], 4 * 444 * 4 + 2 * 904 * 32 * 4 + 32 * 144 * 4 + 2 * 32 * 4 + 65536);
   EXPECT_GT(j["memory"]["peak_host_rss_mib"].get<double>(), 0);
   EXPECT_EQ(j["timing"]["steps_measured"], 16 - 5);
   EXPECT_GT(j["timing"]["step_ms"]["median"].get<double>(), 0);

@@ -5,7 +5,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
 #include <numeric>
 
 #include <nlohmann/json.hpp>
@@ -13,6 +16,7 @@
 #include "bench/harness/trainer.h"
 #include "core/error.h"
 #include "core/rng.h"
+#include "strategies/bucket_exchange.h"
 #include "strategies/comm/host_reduce.h"
 #include "tests/cli_runner.h"
 #include "tests/strategy_run.h"
@@ -151,6 +155,261 @@ TEST(Strategies, AllreduceBucketsGiveBitIdenticalParameters) {
   const auto bucketed = run_strategy(run);
   EXPECT_EQ(bucketed.exchange_calls, 3);
   EXPECT_EQ(bucketed.params, whole.params);
+}
+
+// ---- allreduce buckets overlapped with backward
+
+// The hook fires once per layer with parameters, last first, when that layer's gradients are final and
+// before the earlier layers' are computed.
+TEST(BackwardHook, FiresOncePerParameterisedLayerLastFirstWithFinalGradients) {
+  const Dataset& d = test::strategy_data();
+  const ModelPlan plan = plan_model(parse_model(test::kStrategyModel), d.shape, d.classes);
+  auto dev = make_cpu_device(0, 1);
+  Network<float> net(plan, resolve_backend("cpu-ref"), *dev, 8);
+  const std::vector<float> init = init_params(plan, test::kStrategySeed);
+  std::copy(init.begin(), init.end(), net.params());
+  const std::vector<int64_t> idx = {3, 1, 4, 1, 5, 9, 2, 6};
+  std::vector<float> x(size_t(8 * plan.input.size()));
+  std::vector<int32_t> y(8);
+  build_batch(d.train, d.shape, idx, x.data(), y.data());
+  std::copy(x.begin(), x.end(), net.input());
+  std::copy(y.begin(), y.end(), net.labels());
+
+  struct Call {
+    size_t layer;
+    int64_t ready_from;
+    std::vector<float> ready, before;  // grads [ready_from, end) and [0, ready_from) at the call
+  };
+  struct Recorder final : BackwardHook {
+    Network<float>* net;
+    std::vector<Call> calls;
+    void grads_ready(size_t layer, int64_t from) override {
+      const float* g = net->grads();
+      calls.push_back({layer, from, {g + from, g + net->param_count()}, {g, g + from}});
+    }
+  } rec;
+  rec.net = &net;
+  net.forward(8, true);
+  net.backward(8, &rec);  // the first backward: gradients not yet computed are still zero
+  const std::vector<float> grads(net.grads(), net.grads() + net.param_count());
+
+  // conv3x3x4,relu,maxpool2,fc8,relu,fc4: layers 5 (fc2), 3 (fc1), 0 (conv1).
+  const auto offset = [&](const char* name) {
+    for (const auto& t : plan.params)
+      if (t.name == name) return t.offset;
+    ADD_FAILURE() << name;
+    return int64_t(-1);
+  };
+  ASSERT_EQ(rec.calls.size(), 3u);
+  EXPECT_EQ(rec.calls[0].layer, 5u);
+  EXPECT_EQ(rec.calls[0].ready_from, offset("fc2.weight"));
+  EXPECT_EQ(rec.calls[1].layer, 3u);
+  EXPECT_EQ(rec.calls[1].ready_from, offset("fc1.weight"));
+  EXPECT_EQ(rec.calls[2].layer, 0u);
+  EXPECT_EQ(rec.calls[2].ready_from, 0);
+  for (const Call& c : rec.calls) {
+    EXPECT_EQ(c.ready, std::vector<float>(grads.begin() + c.ready_from, grads.end())) << c.layer;
+    EXPECT_EQ(c.before, std::vector<float>(size_t(c.ready_from), 0.0f)) << c.layer;
+  }
+  // A hook changes nothing in what backward computes.
+  net.backward(8);
+  EXPECT_EQ(std::vector<float>(net.grads(), net.grads() + net.param_count()), grads);
+}
+
+TEST(Buckets, WholeTensorsLastFirstContiguous) {
+  const Dataset& d = test::strategy_data();
+  const ModelPlan plan = plan_model(parse_model(test::kStrategyModel), d.shape, d.classes);
+  // conv1 36+4, fc1 512+8, fc2 32+4 floats = 596.
+  const auto one_per_tensor = make_buckets(plan, 4.0 / (1 << 20));
+  ASSERT_EQ(one_per_tensor.size(), plan.params.size());
+  for (size_t k = 0; k < one_per_tensor.size(); ++k) {
+    const ParamTensor& t = plan.params[plan.params.size() - 1 - k];
+    EXPECT_EQ(one_per_tensor[k].offset, t.offset) << k;
+    EXPECT_EQ(one_per_tensor[k].count, t.count) << k;
+  }
+  const auto b = make_buckets(plan, 64.0 / (1 << 20));
+  ASSERT_EQ(b.size(), 3u);
+  EXPECT_EQ(b[0].offset, 560);
+  EXPECT_EQ(b[0].count, 36);
+  EXPECT_EQ(b[1].offset, 40);
+  EXPECT_EQ(b[1].count, 520);
+  EXPECT_EQ(b[2].offset, 0);
+  EXPECT_EQ(b[2].count, 40);
+  const auto whole = make_buckets(plan, 0);
+  ASSERT_EQ(whole.size(), 1u);
+  EXPECT_EQ(whole[0].count, 596);
+}
+
+struct BucketCase {
+  int replicas;
+  double bucket_floats;  // bucket size in floats (converted to MiB)
+  double momentum;
+};
+
+void PrintTo(const BucketCase& c, std::ostream* os) {
+  *os << "R=" << c.replicas << " bucket=" << c.bucket_floats << " floats m=" << c.momentum;
+}
+
+class OverlappedBuckets : public ::testing::TestWithParam<BucketCase> {};
+
+// Overlapped or not, allreduce with buckets is single at the global batch, and the same numbers bit
+// for bit as one call after backward: every element is still summed in replica order.
+TEST_P(OverlappedBuckets, EqualSingleAndTheUnbucketedExchange) {
+  const BucketCase& c = GetParam();
+  StrategyRun ref;
+  ref.opt = sgd(c.momentum);
+  ref.steps = 6;
+  const auto single = run_strategy(ref);
+  ASSERT_GT(relative_max_diff(single.params[0], initial_params()), 100 * kTol);
+  StrategyRun run = ref;
+  run.strategy = "allreduce";
+  run.local_replicas = c.replicas;
+  const auto whole = run_strategy(run);
+  run.options.bucket_mb = c.bucket_floats * sizeof(float) / (1 << 20);
+  const auto out = run_strategy(run);
+  const int expect_calls = c.bucket_floats <= 1 ? 6 : c.bucket_floats <= 16 ? 3 : 1;
+  EXPECT_EQ(out.exchange_calls, expect_calls);
+  for (int r = 0; r < c.replicas; ++r) EXPECT_LE(relative_max_diff(out.params[size_t(r)], single.params[0]), kTol) << r;
+  EXPECT_EQ(out.params, whole.params);
+  for (const StepTimes& t : out.times) {
+    EXPECT_EQ(t.exchange_bytes, double(single.params[0].size() * sizeof(float)));
+    EXPECT_GT(t.exchange_busy, 0);
+    EXPECT_GE(t.exchange, 0);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Strategies, OverlappedBuckets,
+                         ::testing::Values(BucketCase{2, 1, 0.0}, BucketCase{2, 16, 0.9}, BucketCase{2, 13107.2, 0.9},
+                                           BucketCase{3, 1, 0.9}, BucketCase{3, 16, 0.0}, BucketCase{3, 13107.2, 0.0}),
+                         [](const auto& info) {
+                           const BucketCase& c = info.param;
+                           return fmt::format("R{}_b{}_m{}", c.replicas, int(c.bucket_floats), int(c.momentum * 10));
+                         });
+
+// A communicator around the threads one that checks the handoff protocol and can be told to fail or
+// to hold a replica's backward until a bucket has been exchanged.
+class ProbeComm final : public Communicator {
+ public:
+  ProbeComm(ProcessGroup& pg, std::vector<Device*> devices)
+      : Communicator(pg, devices), inner_(make_communicator(CommKind::threads, pg, devices, {})) {}
+  std::string_view name() const override { return "probe"; }
+  void allreduce_mean(std::span<float* const> b, int64_t n) override { inner_->allreduce_mean(b, n); }
+  void broadcast(std::span<float* const> b, int64_t n) override { inner_->broadcast(b, n); }
+  void prepare_marks(int marks) override {
+    marks_ = marks;
+    marked_.assign(size_t(local_replicas()), 0);
+  }
+  void mark_ready(int local, int mark) override {
+    std::unique_lock lock(m_);
+    // Marks come in order, once each per step (a new step starts again at 0).
+    if (mark == 0) marked_[size_t(local)] = 0;
+    if (mark == 0 && local == 0) exchanged_at_start_ = exchanged_;
+    if (mark != marked_[size_t(local)]) order_ok_ = false;
+    marked_[size_t(local)] = mark + 1;
+    // Replica 0 may not finish backward before bucket 0 is exchanged: only an exchange that overlaps
+    // backward gets past this (the deadline turns the other kind into a failure, not a hang).
+    if (hold_last_mark_ && local == 0 && mark == marks_ - 1) {
+      if (!cv_.wait_for(lock, std::chrono::seconds(20), [&] { return exchanged_ > exchanged_at_start_; }))
+        overlapped_ = false;
+    }
+  }
+  void allreduce_mean_marked(std::span<float* const> b, int64_t n, int mark) override {
+    {
+      std::lock_guard lock(m_);
+      for (int m : marked_)
+        if (m <= mark) order_ok_ = false;  // exchanged before every replica had marked it
+      if (mark == fail_at_) throw Error("probe: bucket 1 failed on purpose");
+    }
+    inner_->allreduce_mean(b, n);
+    std::lock_guard lock(m_);
+    ++exchanged_;
+    // The step is over: its marks cannot stand in for the next step's.
+    if (mark == marks_ - 1) marked_.assign(marked_.size(), 0);
+    cv_.notify_all();
+  }
+
+  int fail_at_ = -1;
+  bool hold_last_mark_ = false;
+  bool order_ok_ = true, overlapped_ = true;
+  int exchanged_ = 0;
+
+ private:
+  std::unique_ptr<Communicator> inner_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  int marks_ = 0, exchanged_at_start_ = 0;
+  std::vector<int> marked_;
+};
+
+// The pieces of run_strategy, with the probe as communicator and optionally other ops.
+struct ProbeRig {
+  explicit ProbeRig(int replicas, OpSet<float> ops = resolve_backend("cpu-ref"))
+      : pg(make_single_process_group()),
+        rs(ReplicaSetup{plan(), std::move(ops), sgd(0.9), devices(replicas), 1, 24 / replicas, 0, test::kStrategySeed}),
+        comm(*pg, rs.devices()) {
+    StrategyOptions o;
+    o.bucket_mb = 4.0 / (1 << 20);  // one bucket per tensor
+    strategy = make_strategy("allreduce", o);
+    strategy->setup(rs, comm);
+  }
+  static ModelPlan plan() {
+    const Dataset& d = test::strategy_data();
+    return plan_model(parse_model(test::kStrategyModel), d.shape, d.classes);
+  }
+  static DeviceList devices(int n) {
+    DeviceList l;
+    for (int i = 0; i < n; ++i) l.ids.push_back(i);
+    return l;
+  }
+  StepTimes step(int s) {
+    const Dataset& d = test::strategy_data();
+    const std::vector<int64_t> order = epoch_permutation(d.train.count(), test::kStrategySeed, 1);
+    StepTimes t;
+    strategy->step(rs, comm, GlobalBatch{d.train, d.shape, std::span(order).subspan(size_t(s) * 24, 24)}, t);
+    return t;
+  }
+  std::unique_ptr<ProcessGroup> pg;
+  ReplicaSet rs;
+  ProbeComm comm;
+  std::unique_ptr<Strategy> strategy;
+};
+
+TEST(OverlappedBuckets, ExchangeBeginsBeforeBackwardEndsAndWaitsForEveryReplica) {
+  ProbeRig rig(3);
+  rig.comm.hold_last_mark_ = true;
+  for (int s = 0; s < 3; ++s) rig.step(s);
+  EXPECT_TRUE(rig.comm.overlapped_);
+  EXPECT_TRUE(rig.comm.order_ok_);
+  EXPECT_EQ(rig.comm.exchanged_, 3 * 6);
+}
+
+TEST(OverlappedBuckets, CommunicatorErrorSurfacesAndTheNextStepRuns) {
+  ProbeRig rig(2);
+  rig.comm.fail_at_ = 1;
+  EXPECT_THAT([&] { rig.step(0); }, ::testing::ThrowsMessage<Error>(HasSubstr("bucket 1 failed on purpose")));
+  EXPECT_EQ(rig.comm.exchanged_, 1);
+  rig.comm.fail_at_ = -1;
+  rig.step(1);
+  EXPECT_EQ(rig.comm.exchanged_, 1 + 6);
+  EXPECT_TRUE(rig.comm.order_ok_);
+}
+
+// Replica 1 fails in its last backward layer, after the exchange has taken the buckets before it: the
+// step throws that error instead of waiting for a bucket that will never be ready.
+TEST(OverlappedBuckets, ReplicaErrorSurfacesWithoutHanging) {
+  OpSet<float> ops = resolve_backend("cpu-ref");
+  ops.conv_bwd_filter = [](const ExecCtx& ctx, const auto& a) {
+    static const auto ref = resolve_backend("cpu-ref").conv_bwd_filter;
+    if (ctx.device == 1) throw Error("replica 1: conv_bwd_filter failed on purpose");
+    ref(ctx, a);
+  };
+  ProbeRig rig(2, ops);
+  EXPECT_THAT([&] { rig.step(0); }, ::testing::ThrowsMessage<Error>(HasSubstr("conv_bwd_filter failed on purpose")));
+  EXPECT_LE(rig.comm.exchanged_, 4) << "at most the buckets of fc2 and fc1, never conv1's";
+  const int after_first = rig.comm.exchanged_;
+  EXPECT_THAT([&] { rig.step(1); }, ::testing::ThrowsMessage<Error>(HasSubstr("conv_bwd_filter failed on purpose")));
+  EXPECT_LE(rig.comm.exchanged_ - after_first, 4);
+  EXPECT_TRUE(rig.comm.order_ok_);
 }
 
 TEST(Strategies, SameSeedSameParametersBitForBit) {
@@ -423,6 +682,10 @@ TEST(StrategiesCli, AllreduceRunRecordHasReplicasAndExchange) {
   EXPECT_GT(x["share_of_step"].get<double>(), 0);
   EXPECT_LT(x["share_of_step"].get<double>(), 1);
   EXPECT_GT(j["timing"]["phases_ms"]["exchange"]["median"].get<double>(), 0);
+  // Buckets overlap backward: per step the communicator works at least as long as the step waits for it.
+  EXPECT_GE(x["busy_ms"]["median"].get<double>(), x["exchange_ms"]["median"].get<double>());
+  EXPECT_GE(x["hidden_share"].get<double>(), 0);
+  EXPECT_LT(x["hidden_share"].get<double>(), 1);
 }
 
 TEST(StrategiesCli, SingleRecordKeepsItsShape) {
@@ -438,6 +701,7 @@ TEST(StrategiesCli, SingleRecordKeepsItsShape) {
   EXPECT_EQ(j["config"]["replicas"], 1);
   EXPECT_EQ(j["timing"]["exchange"]["bytes_per_step"], 0.0);
   EXPECT_EQ(j["timing"]["exchange"]["busbw_gbps"], nullptr);
+  EXPECT_EQ(j["timing"]["exchange"]["hidden_share"], 0.0);
 }
 
 TEST(StrategiesCli, ListNamesStrategiesAndCommunicators) {

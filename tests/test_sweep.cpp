@@ -19,6 +19,7 @@
 
 #include "bench/harness/sweep.h"
 #include "cli_runner.h"
+#include "xml_check.h"
 #include "core/error.h"
 #include "reports/gnuplot.h"
 #include "reports/jsonl.h"
@@ -147,7 +148,7 @@ TEST(SweepGrid, HashFollowsWhatIsMeasuredNotHowOften) {
   EXPECT_EQ(hashes(expand_sweep(p1, cpu_host())), hashes(expand_sweep(p2, cpu_host())));
 }
 
-TEST(SweepGrid, GpuCountsStrongScalingAndPrefetchGiveReasons) {
+TEST(SweepGrid, GpuCountsAndStrongScalingGiveReasonsPrefetchRuns) {
   SweepSpec s = tiny_spec();
   s.backends = {"cuda-naive"};
   s.strategies = {"allreduce"};
@@ -164,7 +165,8 @@ TEST(SweepGrid, GpuCountsStrongScalingAndPrefetchGiveReasons) {
   for (const auto& r : p.runs) {
     if (r.pipeline == "prefetch") {
       ++prefetch;
-      if (r.device_count <= 2) EXPECT_EQ(r.skip_reason, "the prefetch pipeline is not implemented yet (only direct)");
+      EXPECT_EQ(r.cfg.pipeline, "prefetch");  // the pipeline reaches train()
+      if (r.device_count <= 2) EXPECT_EQ(r.skip_reason, "");
       continue;
     }
     if (r.cfg.backend == "cuda-naive" && r.device_count == 4) four = &r;
@@ -390,74 +392,7 @@ TEST(SweepResume, MissingFileIsAnEmptyIndex) {
   EXPECT_TRUE(idx.by_hash.empty());
 }
 
-// A small XML well-formedness check (tags nest and match, attributes are quoted, entities are complete),
-// so the test needs no XML library: "" when well-formed, else what is wrong and where.
-std::string xml_problem(const std::string& x) {
-  std::vector<std::string> open;
-  size_t i = 0;
-  auto name_at = [&](size_t p) {
-    size_t e = p;
-    while (e < x.size() && (std::isalnum(static_cast<unsigned char>(x[e])) || x[e] == ':' || x[e] == '-' || x[e] == '_' || x[e] == '.'))
-      ++e;
-    return x.substr(p, e - p);
-  };
-  while (i < x.size()) {
-    if (x[i] == '&') {
-      const size_t semi = x.find(';', i);
-      if (semi == std::string::npos || semi - i > 10) return fmt::format("bad entity at {}", i);
-      i = semi + 1;
-      continue;
-    }
-    if (x[i] != '<') {
-      if (x[i] == '>' && open.empty() && i > 0) return fmt::format("stray > at {}", i);
-      ++i;
-      continue;
-    }
-    if (x.compare(i, 4, "<!--") == 0) {
-      const size_t e = x.find("-->", i);
-      if (e == std::string::npos) return "unterminated comment";
-      i = e + 3;
-    } else if (x.compare(i, 2, "<?") == 0) {
-      const size_t e = x.find("?>", i);
-      if (e == std::string::npos) return "unterminated declaration";
-      i = e + 2;
-    } else if (x.compare(i, 9, "<![CDATA[") == 0) {
-      const size_t e = x.find("]]>", i);
-      if (e == std::string::npos) return "unterminated CDATA";
-      i = e + 3;
-    } else if (x.compare(i, 2, "<!") == 0) {
-      const size_t e = x.find('>', i);
-      if (e == std::string::npos) return "unterminated <!";
-      i = e + 1;
-    } else if (x.compare(i, 2, "</") == 0) {
-      const std::string n = name_at(i + 2);
-      if (open.empty() || open.back() != n)
-        return fmt::format("</{}> at {} closes <{}>", n, i, open.empty() ? "nothing" : open.back());
-      open.pop_back();
-      const size_t e = x.find('>', i);
-      if (e == std::string::npos) return "unterminated end tag";
-      i = e + 1;
-    } else {
-      const std::string n = name_at(i + 1);
-      if (n.empty()) return fmt::format("'<' not starting a tag at {}", i);
-      size_t p = i + 1 + n.size();
-      char quote = 0;
-      for (; p < x.size(); ++p) {  // attributes: a '>' inside quotes does not end the tag
-        if (quote) {
-          if (x[p] == quote) quote = 0;
-        } else if (x[p] == '"' || x[p] == '\'') {
-          quote = x[p];
-        } else if (x[p] == '>' || x[p] == '<') {
-          break;
-        }
-      }
-      if (p == x.size() || x[p] == '<') return fmt::format("unterminated tag <{}> at {}", n, i);
-      if (x[p - 1] != '/') open.push_back(n);
-      i = p + 1;
-    }
-  }
-  return open.empty() ? "" : fmt::format("<{}> never closed", open.back());
-}
+using test::xml_problem;
 
 TEST(SweepXml, TheCheckerCatchesBrokenXml) {
   EXPECT_EQ(xml_problem("<?xml version=\"1.0\"?><svg a=\"1>2\"><g/><text>a &amp; b</text></svg>"), "");
@@ -639,7 +574,7 @@ TEST(SweepCli, ABatchLargerThanTheTrainingSetIsSkipped) {
 TEST(SweepCli, AFailingRunIsRecordedAndTheSweepGoesOn) {
   TempDir dir;
   const fs::path out = dir / "r.jsonl";
-  // lr so large that training diverges: train() throws, the line says failed, the others still run.
+  // lr so large that training diverges: the watchdog stops it, the line says diverged, the others still run.
   const auto r = run_cli(fmt::format(
       "sweep --models {} --datasets {} --backends cpu-gemm --lr 1e30 --optimizer sgd --batches 8 --steps 3 --warmup 1 "
       "--threads 1 --out '{}'",
@@ -648,7 +583,7 @@ TEST(SweepCli, AFailingRunIsRecordedAndTheSweepGoesOn) {
   const auto lines = lines_of(out);
   ASSERT_EQ(lines.size(), 2u) << r.out;
   for (const auto& l : lines) {
-    EXPECT_EQ(l["status"], "failed") << l.dump();
+    EXPECT_EQ(l["status"], "diverged") << l.dump();
     EXPECT_NE(l["reason"].get<std::string>().find("diverged"), std::string::npos) << l.dump();
     EXPECT_TRUE(validate_record(l).empty()) << l.dump();
   }

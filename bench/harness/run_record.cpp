@@ -3,6 +3,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -144,6 +145,8 @@ nlohmann::json run_record(const TrainResult& r, const Dataset& data) {
                  {"comm", r.comm},
                  {"sync_every", c.sync_every},
                  {"bucket_mb", c.bucket_mb},
+                 {"pipeline", c.pipeline},
+                 {"prefetch_depth", c.prefetch_depth},
                  {"threads", r.threads},
                  {"batch", c.batch},
                  {"epochs", c.epochs},
@@ -181,8 +184,8 @@ nlohmann::json run_record(const TrainResult& r, const Dataset& data) {
   const size_t skip = r.steps.size() > size_t(c.warmup_steps) ? size_t(c.warmup_steps) : 0;
   std::vector<double> total, data_t, h2d, fwd, bwd, exch, upd;
   // Steps that exchanged (param-avg exchanges every k-th step only): their times and bandwidths.
-  std::vector<double> exch_on, algbw, busbw;
-  double bytes = 0, exch_sum = 0;
+  std::vector<double> exch_on, algbw, busbw, busy_on;
+  double bytes = 0, exch_sum = 0, busy_sum = 0, busy_exposed = 0;
   const double n = r.replicas;
   for (size_t i = skip; i < r.steps.size(); ++i) {
     const StepTimes& s = r.steps[i];
@@ -195,10 +198,18 @@ nlohmann::json run_record(const TrainResult& r, const Dataset& data) {
     upd.push_back(s.update);
     bytes += s.exchange_bytes;
     exch_sum += s.exchange;
-    if (s.exchange_bytes > 0 && s.exchange > 0) {
+    if (s.exchange_bytes > 0) {
       exch_on.push_back(s.exchange);
-      algbw.push_back(s.exchange_bytes / s.exchange / 1e9);
-      busbw.push_back(algbw.back() * 2 * (n - 1) / n);
+      // Overlapped with backward (allreduce --buckets), the communicator works longer than the step
+      // waits for it: bandwidth is over the time it worked.
+      const double busy = std::max(s.exchange, s.exchange_busy);
+      busy_on.push_back(busy);
+      busy_sum += busy;
+      busy_exposed += s.exchange;
+      if (busy > 0) {
+        algbw.push_back(s.exchange_bytes / busy / 1e9);
+        busbw.push_back(algbw.back() * 2 * (n - 1) / n);
+      }
     }
   }
   double measured = 0;
@@ -216,6 +227,8 @@ nlohmann::json run_record(const TrainResult& r, const Dataset& data) {
       {"bytes_per_exchange", r.exchange_calls > 0 ? double(r.param_count) * sizeof(float) : 0.0},
       {"exchange_ms", ms_stats(exch_on)},
       {"share_of_step", measured > 0 ? exch_sum / measured : 0.0},
+      {"busy_ms", ms_stats(busy_on)},
+      {"hidden_share", busy_sum > 0 ? 1.0 - busy_exposed / busy_sum : 0.0},
       {"algbw_gbps", median_or_null(algbw)},
       {"busbw_gbps", median_or_null(busbw)}};
   j["timing"] = {{"steps_measured", total.size()},

@@ -20,6 +20,7 @@
 #include "backends/backend.h"
 #include "bench/harness/run_record.h"
 #include "bench/harness/stats.h"
+#include "bench/harness/watchdog.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "core/files.h"
@@ -221,7 +222,7 @@ SweepHost SweepHost::detect() {
   h.cores = int(std::max(1u, std::thread::hardware_concurrency()));
   for (const auto& b : backend_infos())
     if (!b.available) h.unavailable_backends[std::string(b.name)] = std::string(b.unavailable_reason);
-  h.prefetch = false;  // datasets/loader has no prefetch pipeline yet
+  h.prefetch = true;  // datasets/loader: every device has host staging and a background upload
   return h;
 }
 
@@ -276,6 +277,7 @@ nlohmann::json SweepRun::record_config() const {
           {"threads", cfg.threads},
           {"sync_every", cfg.sync_every},
           {"bucket_mb", cfg.bucket_mb},
+          {"pipeline", pipeline},
           {"optimizer", c["optimizer"]}};
 }
 
@@ -330,6 +332,7 @@ SweepRun make_run(const SweepSpec& s, const Axis& a, const std::string& model_sp
   c.strategy = a.strategy;
   c.sync_every = a.strategy == "param-avg" ? s.sync_every : 1;
   c.bucket_mb = a.strategy == "allreduce" ? s.bucket_mb : 0;
+  c.pipeline = a.pipeline;
   if (kind == DeviceKind::cpu) {
     c.devices = fmt::format("cpu:{}", a.devices);
   } else {
@@ -345,7 +348,7 @@ SweepRun make_run(const SweepSpec& s, const Axis& a, const std::string& model_sp
   else if (kind != DeviceKind::cpu && a.devices > host.gpus)
     r.skip_reason = fmt::format("needs {} GPUs, this machine has {}", a.devices, host.gpus);
   else if (a.pipeline == "prefetch" && !host.prefetch)
-    r.skip_reason = "the prefetch pipeline is not implemented yet (only direct)";
+    r.skip_reason = "the prefetch pipeline cannot run on this host";
   else if (c.batch % a.devices != 0)
     r.skip_reason = fmt::format("batch {} does not split evenly over {} replicas (strong scaling)", c.batch, a.devices);
   if (r.skip_reason.empty() && !c.kernels.empty()) {
@@ -488,7 +491,7 @@ RunAction decide(const SweepRun& run, const ResultsIndex& index, bool retry_fail
   if (it == index.by_hash.end()) return RunAction::run;
   const PriorRun& p = it->second;
   if (p.status == "ok") return RunAction::done;
-  if (p.status == "failed") return retry_failed ? RunAction::run : RunAction::done;
+  if (p.status == "failed" || p.status == "diverged") return retry_failed ? RunAction::run : RunAction::done;
   if (p.status == "skipped" && !run.skip_reason.empty() && p.reason == run.skip_reason) return RunAction::skip;
   return RunAction::run;
 }
@@ -688,6 +691,7 @@ SweepSummary run_sweep(const SweepPlan& plan, const SweepSpec& spec, const Sweep
     RepetitionStats reps;
     std::vector<nlohmann::json> records;
     std::string error;
+    nlohmann::json diverged;  // the record of a repetition the watchdog stopped
     for (int rep = 1; rep <= spec.repetitions && error.empty(); ++rep) {
       SweepEvent start;
       start.kind = SweepEvent::Kind::start;
@@ -722,6 +726,9 @@ SweepSummary run_sweep(const SweepPlan& plan, const SweepSpec& spec, const Sweep
         const auto& step = rec["timing"]["step_ms"];
         reps.step_ms_median.push_back(step.is_object() ? step.value("median", 0.0) : 0.0);
         records.push_back(std::move(rec));
+      } catch (const TrainingDiverged& e) {
+        error = e.what();
+        diverged = diverged_record(e, data);
       } catch (const std::exception& e) {
         error = e.what();
       }
@@ -729,6 +736,14 @@ SweepSummary run_sweep(const SweepPlan& plan, const SweepSpec& spec, const Sweep
     const double seconds = since(run_t0);
     run_seconds += seconds;
     ++done_runs;
+    if (!diverged.is_null()) {
+      diverged["sweep"] = sweep_fields(r, spec.name, nullptr, seconds);
+      diverged["sweep"]["completed_repetitions"] = records.size();
+      write(diverged);
+      ++sum.diverged;
+      finish("diverged", error, number);
+      continue;
+    }
     if (!error.empty()) {
       nlohmann::json line = not_run_line(r, spec.name, "failed", error, seconds);
       if (!records.empty()) line["sweep"]["completed_repetitions"] = records.size();

@@ -67,7 +67,7 @@ struct SweepHost {
   int gpus = 0;
   int cores = 1;
   std::map<std::string, std::string> unavailable_backends;  // name -> reason
-  bool prefetch = false;                                      // the prefetch pipeline exists in this build
+  bool prefetch = true;                                       // the prefetch pipeline can run here
   static SweepHost detect();
 };
 
@@ -104,7 +104,7 @@ std::string config_hash(const nlohmann::json& canonical);
 // ---- results file (JSON Lines) and resume
 
 struct PriorRun {
-  std::string status;  // ok, failed, skipped
+  std::string status;  // ok, failed, diverged, skipped
   std::string reason;
 };
 
@@ -122,7 +122,7 @@ ResultsIndex read_results_index(const std::filesystem::path& file);
 std::optional<std::string> repair_results_tail(const std::filesystem::path& file);
 
 enum class RunAction { run, done, skip };
-// done: an ok line exists (or a failed one and !retry_failed); skip: cannot run here and that was already
+// done: an ok line exists (or a failed or diverged one and !retry_failed); skip: cannot run here and that was already
 // recorded with the same reason; run: everything else (skipped runs that can now run, too).
 RunAction decide(const SweepRun& run, const ResultsIndex& index, bool retry_failed);
 
@@ -157,11 +157,11 @@ struct SweepEvent {
 using SweepEventFn = std::function<void(const SweepEvent&)>;
 
 struct SweepSummary {
-  int ok = 0, failed = 0, skipped = 0, already_done = 0, total = 0;
+  int ok = 0, failed = 0, diverged = 0, skipped = 0, already_done = 0, total = 0;
 };
 
 // Runs the plan: datasets loaded once each, repetitions of each run, one fsynced line per run. A run
-// that throws is written as failed and the sweep goes on.
+// that throws is written as failed (one the watchdog stopped as diverged, with its record) and the sweep goes on.
 SweepSummary run_sweep(const SweepPlan& plan, const SweepSpec& spec, const SweepOptions& opt,
                        const SweepEventFn& on_event);
 

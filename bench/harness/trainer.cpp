@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "bench/harness/checkpoint.h"
+#include "bench/harness/watchdog.h"
 #include "backends/cudnn/algorithms.h"
 #include "core/device.h"
 #include "core/error.h"
@@ -50,11 +51,11 @@ int launcher_world_size() {
 // with those of the rank whose step took longest. Collective: every rank calls it.
 void take_slowest_rank(ProcessGroup& pg, std::vector<StepTimes>& steps, size_t first) {
   if (pg.size() == 1) return;
-  constexpr size_t kFields = 7;
+  constexpr size_t kFields = 8;
   std::vector<double> mine;
   for (size_t i = first; i < steps.size(); ++i) {
     const StepTimes& t = steps[i];
-    mine.insert(mine.end(), {t.data, t.h2d, t.forward, t.backward, t.exchange, t.update, t.exchange_bytes});
+    mine.insert(mine.end(), {t.data, t.h2d, t.forward, t.backward, t.exchange, t.update, t.exchange_bytes, t.exchange_busy});
   }
   const std::vector<double> all = pg.gather(mine);
   if (!pg.root()) return;
@@ -63,7 +64,7 @@ void take_slowest_rank(ProcessGroup& pg, std::vector<StepTimes>& steps, size_t f
     StepTimes best = steps[first + s];
     for (int r = 0; r < pg.size(); ++r) {
       const double* f = all.data() + (size_t(r) * n + s) * kFields;
-      const StepTimes t{f[0], f[1], f[2], f[3], f[4], f[5], f[6]};
+      const StepTimes t{f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]};
       if (t.total() > best.total()) best = t;
     }
     steps[first + s] = best;
@@ -196,6 +197,8 @@ void validate(const TrainConfig& cfg) {
   if (cfg.threads < 0) fail_input("--threads must be 0 (all cores) or positive, got {}", cfg.threads);
   if (cfg.warmup_steps < 0) fail_input("--warmup must be >= 0, got {}", cfg.warmup_steps);
   if (cfg.test_limit < 0) fail_input("--test-limit must be >= 0, got {}", cfg.test_limit);
+  parse_pipeline(cfg.pipeline, "--pipeline");
+  if (cfg.prefetch_depth < 1) fail_input("--prefetch-depth must be a positive integer, got {}", cfg.prefetch_depth);
   check_strategy_name(cfg.strategy);
   if (cfg.comm != "auto") parse_comm(cfg.comm);
   if (cfg.sync_every < 1) fail_input("--sync-every must be a positive integer, got {}", cfg.sync_every);
@@ -316,7 +319,8 @@ TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn&
   r.process_group = pg.name();
 
   ReplicaSet rs(ReplicaSetup{plan, ops, cfg.optimizer, pp.devices, pp.threads, cfg.batch / pp.world,
-                             pg.rank() * pp.devices.count(), cfg.seed});
+                             pg.rank() * pp.devices.count(), cfg.seed, parse_pipeline(cfg.pipeline),
+                             cfg.prefetch_depth});
   if (!init.empty()) upload_all(rs, init);
   const auto comm = make_communicator(pp.comm, pg, rs.devices(), CommOptions{cfg.comm_timeout});
   const auto strategy = make_strategy(cfg.strategy, pp.options);
@@ -326,6 +330,7 @@ TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn&
 
   const int64_t full_steps = data.train.count() / cfg.batch;
   const int64_t steps = cfg.steps_per_epoch > 0 ? std::min(cfg.steps_per_epoch, full_steps) : full_steps;
+  r.steps.reserve(size_t(steps) * size_t(cfg.epochs));  // the step loop appends without reallocating
 
   nlohmann::json fingerprint;
   CheckpointState start;
@@ -345,6 +350,7 @@ TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn&
     r.tensorboard_file = tb->file().string();
   }
   int64_t global_step = start.global_step;
+  Watchdog watchdog(rs, cfg.check_numerics);
   const auto t_start = Clock::now();
 
   for (int epoch = start.epoch; epoch <= cfg.epochs; ++epoch) {
@@ -358,17 +364,22 @@ TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn&
     double epoch_seconds = resumed ? start.epoch_seconds : 0;
     const size_t first_step = r.steps.size();
     auto last_report = Clock::now() - std::chrono::seconds(1);
+    rs.begin_epoch(data.train, data.shape, order, cfg.batch, resumed ? start.steps_done : 0, steps);
     for (int64_t s = resumed ? start.steps_done : 0; s < steps; ++s) {
       StepTimes st;
       const GlobalBatch batch{data.train, data.shape, std::span(order.data() + s * cfg.batch, size_t(cfg.batch))};
+      watchdog.arm();
       const ShardStats ss = strategy->step(rs, *comm, batch, st);
       r.steps.push_back(st);
       epoch_seconds += st.total();
       loss_sum += ss.loss_sum / double(ss.images);
       correct += ss.correct;
       images += ss.images;
-      if (!std::isfinite(loss_sum))
-        fail("training diverged at epoch {} step {}: the loss is {} (try a smaller --lr)", epoch, s + 1, loss_sum);
+      // Every process stops at the same step (a collective under MPI), so none is left waiting in an exchange.
+      if (const std::string bad = Watchdog::agree(pg, watchdog.check(ss.loss_sum / double(ss.images))); !bad.empty())
+        throw TrainingDiverged(fmt::format("training diverged at step {} (epoch {}, step {} of {}): {}; try a smaller --lr",
+                                           global_step + 1, epoch, s + 1, steps, bad),
+                               epoch, s + 1, global_step + 1, r);
       ++global_step;
       if (tb) tb->scalar(global_step, "train/step_loss", float(ss.loss_sum / double(ss.images)));
       if (cfg.checkpoint_every > 0 && global_step % cfg.checkpoint_every == 0) {
@@ -400,6 +411,7 @@ TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn&
         progress(p);
       }
     }
+    rs.end_epoch();
     // Every process saw its own shards: the epoch's numbers are the sums over processes.
     double totals[3] = {loss_sum, double(correct), double(images)};
     pg.allreduce_sum(std::span(totals));
@@ -449,7 +461,8 @@ TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn&
                         {"gradients", double(m.gradients)},
                         {"optimizer_state", double(rep.optimizer().state_bytes())},
                         {"activations", double(m.activations)},
-                        {"batch_buffers", double(m.batch)}};
+                        {"batch_buffers", double(m.batch + (rep.loader() ? rep.loader()->device_bytes() : 0))},
+                        {"workspace", double(rep.device().workspace_bytes())}};
     double total = 0;
     for (const auto& [k, v] : r.replica_memory) total += v;
     r.replica_memory["total"] = total;

@@ -36,6 +36,13 @@ struct TrainConfig {
   int sync_every = 1;           // param-avg
   double bucket_mb = 0;         // allreduce; 0 = one call over the flat gradient buffer
   double comm_timeout = 300;    // seconds one collective may take before the run fails instead of hanging
+  // The watchdog always checks each step's loss and (CPU replicas) gradients for NaN/Inf; this also checks
+  // every layer's forward output, and GPU replicas' gradients (bench/harness/watchdog.h).
+  bool check_numerics = false;
+  // Data pipeline (DESIGN.md §6): "direct" (the step builds and copies its batch) or "prefetch" (a loader
+  // thread per replica builds and copies the next prefetch_depth batches while the steps compute).
+  std::string pipeline = "direct";
+  int prefetch_depth = 2;
   // Models on disk and training curves.
   std::string init_weights;      // start from these safetensors weights instead of the seeded initialisation
   std::string save_weights;      // write the final parameters (replica 0) here as safetensors

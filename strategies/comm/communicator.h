@@ -58,6 +58,19 @@ class Communicator {
   // bufs[i] becomes world replica 0's buffer.
   virtual void broadcast(std::span<float* const> bufs, int64_t count) = 0;
 
+  // An exchange that overlaps the computation producing its data (allreduce --buckets, in a thread of
+  // its own while the replicas run backward). prepare_marks(n) once; then each step, on local replica
+  // i's thread, mark_ready(i, k) right after queuing the last write to what exchange k reads; and, once
+  // every local replica has marked k, allreduce_mean_marked(bufs, count, k) from the exchange thread,
+  // which waits for exactly that work and returns when the mean is in place. CPU work is done when its
+  // call returns, and the host-staging communicators download on the replica's stream, so only a
+  // device-side communicator (nccl) needs more than the plain call.
+  virtual void prepare_marks(int /*marks*/) {}
+  virtual void mark_ready(int /*local*/, int /*mark*/) {}
+  virtual void allreduce_mean_marked(std::span<float* const> bufs, int64_t count, int /*mark*/) {
+    allreduce_mean(bufs, count);
+  }
+
  protected:
   void check_buffers(std::span<float* const> bufs, int64_t count, std::string_view what) const;
 

@@ -42,10 +42,16 @@ void HostReducer::parallel(int64_t count, const std::function<void(int64_t, int6
   const int slices = count < kParallelMin ? 1 : int(helpers_.size());
   if (slices == 1) return fn(0, count);
   // Slices of whole cache lines, so two threads never write the same line.
-  const int64_t per = (count / slices + 15) / 16 * 16;
-  run_each(std::span(helpers_).first(size_t(slices)),
-           [&](int s) { fn(std::min(count, s * per), s + 1 == slices ? count : std::min(count, (s + 1) * per)); },
-           /*caller_runs_first=*/true);
+  struct Slices {
+    int64_t count, per;
+    int slices;
+    const std::function<void(int64_t, int64_t)>& fn;
+    void operator()(int s) const {
+      fn(std::min(count, s * per), s + 1 == slices ? count : std::min(count, (s + 1) * per));
+    }
+  } const job{count, (count / slices + 15) / 16 * 16, slices, fn};
+  // A closure of one reference fits std::function's inline storage: an exchange allocates nothing.
+  run_each(std::span(helpers_).first(size_t(slices)), [&job](int s) { job(s); }, /*caller_runs_first=*/true);
 }
 
 void HostReducer::sum(std::span<float* const> views, int64_t count, float* out) {

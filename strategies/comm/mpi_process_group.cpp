@@ -45,9 +45,13 @@ class MpiRuntime {
     int initialized = 0;
     MPI_Initialized(&initialized);
     if (!initialized) {
-      // SERIALIZED: only the training thread calls MPI, but it need not be the thread that started it.
+      // SERIALIZED: one thread at a time calls MPI (the training thread, or allreduce's bucket exchange
+      // thread while the training thread waits for the step), and not necessarily the one that started it.
       int provided = 0;
       check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided), "MPI_Init_thread");
+      if (provided < MPI_THREAD_SERIALIZED)
+        fail("mpi: this MPI library provides thread level {}, cnnbench needs MPI_THREAD_SERIALIZED ({})", provided,
+             int(MPI_THREAD_SERIALIZED));
       owned_ = true;
     }
   }

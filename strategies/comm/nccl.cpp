@@ -2,7 +2,9 @@
 // One process: ncclCommInitAll over its GPUs. Several processes: rank 0's unique id goes to the others
 // over the process group (MPI), then every process inits one rank per local GPU in a group call.
 // Compute hands over to NCCL with an event, and NCCL back to compute with another, so the exchange
-// is ordered after backward and before the update without blocking either stream by hand.
+// is ordered after backward and before the update without blocking either stream by hand. An exchange
+// that overlaps backward (allreduce --buckets) hands over with one event per bucket instead, recorded by
+// the replica's thread right after it queued that bucket's gradients.
 // Compiled in CI (CUDA + NCCL build) but not run there: no GPU.
 #include "core/error.h"
 #include "strategies/comm/communicator.h"
@@ -54,14 +56,24 @@ struct NcclLane {
   NcclLane& operator=(const NcclLane&) = delete;
   ~NcclLane() {
     cuda::ScopedDevice on(ordinal);
+    for (cudaEvent_t m : marks) (void)cudaEventDestroy(m);
     if (done) (void)cudaEventDestroy(done);
     if (ready) (void)cudaEventDestroy(ready);
     if (stream) (void)cudaStreamDestroy(stream);
     (void)cudaGetLastError();
   }
+  void add_marks(int n) {
+    cuda::ScopedDevice on(ordinal);
+    while (int(marks.size()) < n) {
+      cudaEvent_t e = nullptr;
+      CNNB_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+      marks.push_back(e);
+    }
+  }
   int ordinal;
   cudaStream_t stream = nullptr;
   cudaEvent_t ready = nullptr, done = nullptr;
+  std::vector<cudaEvent_t> marks;  // one per overlapped exchange of a step
 };
 
 class NcclCommunicator final : public Communicator {
@@ -104,6 +116,40 @@ class NcclCommunicator final : public Communicator {
           return ncclAllReduce(bufs[i], bufs[i], size_t(count), ncclFloat, ncclAvg, comms_.v[i], lanes_[i]->stream);
         },
         "ncclAllReduce");
+  }
+
+  void prepare_marks(int marks) override {
+    for (auto& lane : lanes_) lane->add_marks(marks);
+  }
+
+  // On the replica's thread, with the replica's device current: captures exactly the work queued so far.
+  void mark_ready(int local, int mark) override {
+    NcclLane& lane = *lanes_[size_t(local)];
+    CNNB_CHECK(mark >= 0 && mark < int(lane.marks.size()), "nccl: mark {} of {} prepared", mark, lane.marks.size());
+    cuda::ScopedDevice on(lane.ordinal);
+    CNNB_CUDA_CHECK(cudaEventRecord(lane.marks[size_t(mark)], compute_stream(size_t(local))));
+  }
+
+  // The replicas' streams keep computing: NCCL's stream waits for the mark only, and nothing is queued
+  // on the compute streams from here (that would stall the rest of backward behind this bucket). The
+  // host wait for completion orders the update, which is queued only after the whole exchange returned.
+  void allreduce_mean_marked(std::span<float* const> bufs, int64_t count, int mark) override {
+    check_buffers(bufs, count, "allreduce_mean");
+    for (auto& lane : lanes_) {
+      CNNB_CHECK(mark >= 0 && mark < int(lane->marks.size()), "nccl: mark {} of {} prepared", mark, lane->marks.size());
+      cuda::ScopedDevice on(lane->ordinal);
+      CNNB_CUDA_CHECK(cudaStreamWaitEvent(lane->stream, lane->marks[size_t(mark)], 0));
+    }
+    check_nccl(ncclGroupStart(), "ncclGroupStart");
+    for (size_t i = 0; i < lanes_.size(); ++i)
+      check_nccl(ncclAllReduce(bufs[i], bufs[i], size_t(count), ncclFloat, ncclAvg, comms_.v[i], lanes_[i]->stream),
+                 "ncclAllReduce");
+    check_nccl(ncclGroupEnd(), "ncclAllReduce");
+    for (auto& lane : lanes_) {
+      cuda::ScopedDevice on(lane->ordinal);
+      CNNB_CUDA_CHECK(cudaEventRecord(lane->done, lane->stream));
+    }
+    wait_done("ncclAllReduce");
   }
 
   void broadcast(std::span<float* const> bufs, int64_t count) override {

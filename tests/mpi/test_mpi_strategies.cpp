@@ -1,7 +1,8 @@
 // The strategies across processes, run by ctest as `mpirun --oversubscribe -np 2 cnnbench-mpi-tests`:
 // 2 ranks x 1 and x 2 local replicas equal single at the global batch, every rank ends with the same
 // model, the mpi communicator's mean is exact where it can be, and a rank that does not arrive makes
-// the other fail with a message instead of hanging (MpiTimeout, run as a test of its own).
+// the other fail with a message instead of hanging (MpiTimeout, run as a test of its own); allreduce
+// buckets overlapped with backward hold the same equivalence.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -113,6 +114,28 @@ INSTANTIATE_TEST_SUITE_P(Strategies, MpiEquivalence,
                            return fmt::format("{}_2x{}_m{}", c.strategy == "param-avg" ? "param_avg" : c.strategy,
                                               c.local, int(c.momentum * 10));
                          });
+
+// allreduce --buckets: each bucket is reduced across the ranks by the exchange thread while backward
+// goes on. One bucket per tensor and three buckets, 2 ranks x 1 and x 2 replicas: still single at B.
+TEST(Mpi, AllreduceBucketsOverlappedWithBackwardEqualSingle) {
+  StrategyRun ref;
+  ref.opt.momentum = 0.9;
+  const auto single = run_strategy(ref);
+  for (int local : {1, 2})
+    for (double floats : {1.0, 16.0}) {
+      StrategyRun run = ref;
+      run.strategy = "allreduce";
+      run.local_replicas = local;
+      run.comm = CommKind::mpi;
+      run.options.bucket_mb = floats * sizeof(float) / (1 << 20);
+      const auto out = run_strategy(run, world());
+      EXPECT_EQ(out.exchange_calls, floats == 1.0 ? 6 : 3);
+      for (int r = 0; r < local; ++r)
+        EXPECT_LE(relative_max_diff(out.params[size_t(r)], single.params[0]), kTol) << local << " " << floats;
+      EXPECT_EQ(from_rank0(out.params[0]), out.params[0]) << local << " " << floats;
+      for (const StepTimes& t : out.times) EXPECT_GT(t.exchange_busy, 0);
+    }
+}
 
 TEST(Mpi, IndependentRanksDivergeAndExchangeNothing) {
   StrategyRun run;
