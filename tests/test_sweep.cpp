@@ -19,6 +19,7 @@
 
 #include "bench/harness/sweep.h"
 #include "cli_runner.h"
+#include "input_error.h"
 #include "xml_check.h"
 #include "core/error.h"
 #include "reports/gnuplot.h"
@@ -225,6 +226,18 @@ TEST(SweepGrid, BadListsAreInputErrors) {
   bad([](SweepSpec& s) { s.models = {"conv3x3x4,relux"}; });
   bad([](SweepSpec& s) { s.datasets = {"imagenet"}; });
   bad([](SweepSpec& s) { s.repetitions = 0; });
+}
+
+TEST(SweepGrid, AGridTooLargeToExpandIsRefusedNamingTheLimit) {
+  SweepSpec s = tiny_spec();
+  s.batches.clear();
+  for (int b = 1; b <= 500; ++b) s.batches.push_back(b);
+  s.devices.clear();
+  for (int d = 1; d <= 250; ++d) s.devices.push_back(std::to_string(d));
+  // 500 batches x 250 device counts x the tiny spec's other axes: at least 125,000 combinations.
+  const std::string msg = test::input_error([&] { expand_sweep(s, cpu_host()); });
+  EXPECT_NE(msg.find("combinations"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("the limit is 100000: split it into several sweeps"), std::string::npos) << msg;
 }
 
 TEST(SweepLists, CommasSplitItemsButNotSpecs) {

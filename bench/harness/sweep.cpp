@@ -212,6 +212,15 @@ void validate_sweep(const SweepSpec& s) {
   if (!(s.bucket_mb >= 0) || !std::isfinite(s.bucket_mb)) fail_input("bucket_mb must be >= 0, got {}", s.bucket_mb);
   if (s.baseline_steps < 0) fail_input("baseline_steps must be >= 0, got {}", s.baseline_steps);
   if (s.baseline_epochs < 0) fail_input("baseline_epochs must be >= 0, got {}", s.baseline_epochs);
+  // A grid is the product of its axes: refuse one too large to expand before building a single run.
+  constexpr double kMaxGrid = 100000;
+  const double grid = double(s.models.size()) * double(s.datasets.size()) * double(s.backends.size()) *
+                      double(s.strategies.size()) * double(s.devices.size()) * double(s.batches.size()) *
+                      double(s.pipelines.size()) * double(s.scaling.size()) * double(s.kernels.size());
+  if (grid > kMaxGrid)
+    fail_input("the grid has {:.0f} combinations (models x datasets x backends x strategies x devices x batches x "
+               "pipelines x scaling x kernels); the limit is {:.0f}: split it into several sweeps",
+               grid, kMaxGrid);
 }
 
 // ---- host
