@@ -2,10 +2,10 @@
 # Edit freely, then render with:  gnuplot -e "fmt='svg'" breakdown_1.gp   (or fmt='png')
 if (!exists("fmt")) fmt = "svg"
 if (fmt eq "png") {
-  set terminal pngcairo size 1760,600 noenhanced font "sans,10" background rgb "white"
+  set terminal pngcairo size 1840,600 noenhanced font "sans,10" background rgb "white"
   set output "breakdown_1.png"
 } else {
-  set terminal svg size 1760,600 dynamic noenhanced font "sans,11" background rgb "white"
+  set terminal svg size 1840,600 dynamic noenhanced font "sans,11" background rgb "white"
   set output "breakdown_1.svg"
 }
 set datafile separator "\t"

@@ -16,7 +16,7 @@ set border lc rgb "#555555"
 set bmargin 5
 set label 999 "cnnbench 0.1.0 (ea27ad82014d) · AMD EPYC · 2 threads · vm" at screen 0.01, screen 0.015 left font ",8" tc rgb "#777777"
 array L[6] = ["InfiniBand HDR (200 Gb/s)", "PCIe 4.0 x16", "InfiniBand NDR (400 Gb/s)", "PCIe 5.0 x16", "NVLink 3 (A100)", "NVLink 4 (H100)"]
-set multiplot layout 1,2 title "Projected efficiency of cpu-onednn single x1 b256 (900.1 kB of gradients per step, compute 25.441 ms/step)"
+set multiplot layout 1,2 title "Projected efficiency of pytorch-cpu single x1 b64 (900.1 kB of gradients per step, compute 15.290 ms/step)"
 set logscale x 2
 set xrange [1:64]
 set xtics (1,2,4,8,16,32,64)
@@ -24,9 +24,9 @@ set yrange [0:105]
 set xlabel "devices N"
 set ylabel "efficiency (%)"
 set key bottom left font ",9"
-set title "weak scaling (batch 256 per device)"
+set title "weak scaling (batch 64 per device)"
 plot for [i=1:6] "projection_1.dat" index 0 using 1:(column(i+1)) with lines lw 2 title L[i]
-set title "strong scaling (global batch 256 split N ways)"
+set title "strong scaling (global batch 64 split N ways)"
 plot for [i=1:6] "projection_1.dat" index 0 using 1:(column(i+7)) with lines lw 2 title L[i]
 unset multiplot
 unset output

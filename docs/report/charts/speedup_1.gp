@@ -2,10 +2,10 @@
 # Edit freely, then render with:  gnuplot -e "fmt='svg'" speedup_1.gp   (or fmt='png')
 if (!exists("fmt")) fmt = "svg"
 if (fmt eq "png") {
-  set terminal pngcairo size 1600,600 noenhanced font "sans,10" background rgb "white"
+  set terminal pngcairo size 1680,600 noenhanced font "sans,10" background rgb "white"
   set output "speedup_1.png"
 } else {
-  set terminal svg size 1600,600 dynamic noenhanced font "sans,11" background rgb "white"
+  set terminal svg size 1680,600 dynamic noenhanced font "sans,11" background rgb "white"
   set output "speedup_1.svg"
 }
 set datafile separator "\t"
@@ -19,7 +19,7 @@ set title "Speedup over the sequential CPU baseline\nsimple on fashion-mnist, ba
 set ylabel "speedup vs cpu-ref (log scale)"
 set logscale y
 set yrange [0.5:316.638]
-set xrange [0.3:17.7]
+set xrange [0.3:18.7]
 set format y "%gx"
 set style fill solid 0.85 border lc rgb "#333333"
 set boxwidth 0.7

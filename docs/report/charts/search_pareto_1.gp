@@ -1,0 +1,26 @@
+# search_pareto_1.gp: written by `cnnbench report`; the data is in search_pareto_1.dat (tab-separated, '?' = missing).
+# Edit freely, then render with:  gnuplot -e "fmt='svg'" search_pareto_1.gp   (or fmt='png')
+if (!exists("fmt")) fmt = "svg"
+if (fmt eq "png") {
+  set terminal pngcairo size 1000,560 noenhanced font "sans,10" background rgb "white"
+  set output "search_pareto_1.png"
+} else {
+  set terminal svg size 1000,560 dynamic noenhanced font "sans,11" background rgb "white"
+  set output "search_pareto_1.svg"
+}
+set datafile separator "\t"
+set datafile missing "?"
+set encoding utf8
+set grid ytics lc rgb "#dddddd"
+set border lc rgb "#555555"
+set bmargin 5
+set label 999 "cnnbench 0.1.0 (ea27ad82014d) · AMD EPYC · 2 threads · vm" at screen 0.01, screen 0.015 left font ",8" tc rgb "#777777"
+set title "Test accuracy against training time (red: Pareto front)\ngenetic search over searches/fmnist.toml (seed 1) on fashion-mnist"
+set xlabel "training time (s)"
+set ylabel "test accuracy (%)"
+set xrange [0:*]
+set key bottom right
+plot "search_pareto_1.dat" index 0 using 1:2 with points pt 7 ps 1 lc rgb "#9e9e9e" title "candidate", \
+     "" index 1 using 1:2 with linespoints lw 2 pt 7 ps 1.5 lc rgb "#d62728" title "Pareto front", \
+     "" index 1 using 1:2:(sprintf("#%d", $3)) with labels offset 1.2,0.8 left font ",9" notitle
+unset output
