@@ -89,7 +89,7 @@ Command add_search(CLI::App& app) {
                 } catch (const Error&) {
                 }
                 line = {{"schema", kRunSchema},
-                        {"status", "failed"},
+                        {"status", c.status},
                         {"reason", c.error},
                         {"config",
                          {{"model", cfg.model}, {"dataset", cfg.dataset}, {"backend", cfg.backend},
@@ -102,7 +102,7 @@ Command add_search(CLI::App& app) {
               append_line_durable(o->out, line.dump());
               fmt::print("{:>4} {:>4} {:>8.2f}% {:>9.2f}  {}{}\n", c.generation, c.index, 100 * c.accuracy,
                          c.train_seconds, genome_json(space, c.genome).dump(),
-                         c.status == "ok" ? "" : " FAILED: " + c.error);
+                         c.status == "ok" ? "" : fmt::format(" {}: {}", c.status == "diverged" ? "DIVERGED" : "FAILED", c.error));
               std::fflush(stdout);
             });
             const auto best = std::min_element(all.begin(), all.end(), fitter);

@@ -101,6 +101,27 @@ TEST(Search, GridTriesEveryCombinationInOrder) {
   EXPECT_EQ(run_search(s, o, base(), data, nullptr).size(), 3u);
 }
 
+TEST(Search, ADivergingCandidateIsRecordedAsDivergedAndTheSearchGoesOn) {
+  const SearchSpace s = parse_search_space(R"(
+[genes]
+conv_blocks = [1]
+filters = [2]
+optimizer = ["sgd"]
+lr = [0.01, 1e20]
+)", "s");
+  TrainConfig b = base();
+  b.steps_per_epoch = 6;
+  const Dataset data = load_dataset(b.dataset, 1);
+  SearchOptions o;
+  o.method = "grid";
+  const auto all = run_search(s, o, b, data, nullptr);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].status, "ok") << all[0].error;
+  EXPECT_EQ(all[1].status, "diverged");
+  EXPECT_NE(all[1].error.find("training diverged at step"), std::string::npos) << all[1].error;
+  EXPECT_TRUE(fitter(all[0], all[1]));
+}
+
 TEST(Search, GeneticIsSeededAndReproducible) {
   const SearchSpace s = parse_search_space(kSpace, "s");
   const Dataset data = load_dataset(base().dataset, 1);

@@ -13,6 +13,7 @@
 #include <fmt/ranges.h>
 #include <toml++/toml.h>
 
+#include "bench/harness/watchdog.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "strategies/devices.h"
@@ -189,6 +190,9 @@ void train_batch(std::vector<Candidate>& all, size_t first, const std::vector<Se
       c.result = train(cfg, data, nullptr);
       c.accuracy = c.result.epochs.back().test_accuracy;
       c.train_seconds = c.result.train_seconds;
+    } catch (const TrainingDiverged& e) {
+      c.status = "diverged";  // a score like any failure's, but the line says what happened
+      c.error = e.what();
     } catch (const Error& e) {
       c.status = "failed";
       c.error = e.what();

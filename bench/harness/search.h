@@ -64,7 +64,7 @@ std::vector<SearchSlot> search_slots(const std::string& devices, const TrainConf
 struct Candidate {
   int generation = 0, index = 0;
   Genome genome;
-  std::string status = "ok";  // ok, failed (with error)
+  std::string status = "ok";  // ok, failed or diverged (with error)
   std::string error;
   double accuracy = 0, train_seconds = 0;
   TrainResult result;
