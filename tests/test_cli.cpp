@@ -178,6 +178,13 @@ TEST(Cli, TrainWritesACompleteRunRecord) {
   EXPECT_EQ(j["timing"]["steps_measured"], 16 - 5);
   EXPECT_GT(j["timing"]["step_ms"]["median"].get<double>(), 0);
   EXPECT_LE(j["timing"]["step_ms"]["p10"].get<double>(), j["timing"]["step_ms"]["p90"].get<double>());
+  // The step loop's wall time holds every measured step: the harness's overhead cannot be negative.
+  const auto& harness = j["timing"]["harness"];
+  EXPECT_GT(harness["loop_seconds"].get<double>(), 0);
+  EXPECT_GE(harness["overhead_seconds"].get<double>(), -1e-6);
+  EXPECT_NEAR(harness["overhead_share"].get<double>() * (harness["loop_seconds"].get<double>() -
+                                                         harness["overhead_seconds"].get<double>()),
+              harness["overhead_seconds"].get<double>(), 1e-9);
   EXPECT_EQ(j["environment"]["git_commit"].get<std::string>().empty(), false);
   EXPECT_GT(j["environment"]["logical_cores"].get<int>(), 0);
   EXPECT_GT(j["peak_rss_mib"].get<double>(), 0);

@@ -63,6 +63,28 @@ TEST(Numerics, FindsTheFirstNonFiniteElement) {
   EXPECT_FALSE(find_non_finite(std::span<const float>()));
 }
 
+TEST(Numerics, FindsTheFirstNonFiniteAcrossBlocksOfAnyLength) {
+  // Lengths and positions around the checker's block size (4096), so a block-wise scan that misses a
+  // tail, a block edge or the order of two bad values fails here.
+  for (const size_t n : {size_t(1), size_t(4095), size_t(4096), size_t(4097), size_t(3 * 4096 + 5)}) {
+    for (const size_t at : {size_t(0), n / 2, n - 1}) {
+      std::vector<float> v(n, 1.5f);
+      v[at] = -kInf;
+      if (at + 4096 < n) v[at + 4096] = kNaNf;  // a later bad value in another block must not win
+      const auto bad = find_non_finite(std::span<const float>(v));
+      ASSERT_TRUE(bad) << n << " " << at;
+      EXPECT_EQ(bad->index, int64_t(at)) << n;
+      EXPECT_EQ(bad->value, -double(kInf));
+      std::vector<double> d(n, -2.0);
+      d[at] = double(kNaNf);
+      const auto bad_d = find_non_finite(std::span<const double>(d));
+      ASSERT_TRUE(bad_d);
+      EXPECT_EQ(bad_d->index, int64_t(at));
+    }
+    EXPECT_FALSE(find_non_finite(std::span<const float>(std::vector<float>(n, 3e38f))));
+  }
+}
+
 TEST(Numerics, NamesValues) {
   EXPECT_EQ(value_name(double(kNaNf)), "nan");
   EXPECT_EQ(value_name(double(kInf)), "inf");

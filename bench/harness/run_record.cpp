@@ -243,13 +243,18 @@ nlohmann::json run_record(const TrainResult& r, const Dataset& data) {
                    {"update", ms_stats(upd)}}},
                  {"exchange", exchange},
                  {"images_per_second", measured > 0 ? double(total.size()) * c.batch / measured : 0.0},
-                 {"train_seconds", r.train_seconds}};
+                 {"train_seconds", r.train_seconds},
+                 {"harness",
+                  {{"loop_seconds", r.loop_seconds},
+                   {"overhead_seconds", r.loop_seconds - r.loop_step_seconds},
+                   {"overhead_share", r.loop_step_seconds > 0 ? (r.loop_seconds - r.loop_step_seconds) / r.loop_step_seconds
+                                                             : 0.0}}}};
   if (!r.epochs.empty())
     j["final"] = {{"test_accuracy", r.epochs.back().test_accuracy},
                   {"test_loss", r.epochs.back().test_loss},
                   {"train_loss", r.epochs.back().train_loss}};
   j["peak_rss_mib"] = peak_rss_mib();
-  // Planned once and reused every step; cuDNN/cuBLAS workspaces are not counted yet.
+  // Planned once and reused every step, workspaces included.
   j["memory"] = {{"peak_host_rss_mib", j["peak_rss_mib"]}, {"replica_bytes", r.replica_memory}};
   j["environment"] = environment_json();
   return j;

@@ -365,6 +365,7 @@ TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn&
     const size_t first_step = r.steps.size();
     auto last_report = Clock::now() - std::chrono::seconds(1);
     rs.begin_epoch(data.train, data.shape, order, cfg.batch, resumed ? start.steps_done : 0, steps);
+    const auto loop_start = Clock::now();
     for (int64_t s = resumed ? start.steps_done : 0; s < steps; ++s) {
       StepTimes st;
       const GlobalBatch batch{data.train, data.shape, std::span(order.data() + s * cfg.batch, size_t(cfg.batch))};
@@ -372,6 +373,7 @@ TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn&
       const ShardStats ss = strategy->step(rs, *comm, batch, st);
       r.steps.push_back(st);
       epoch_seconds += st.total();
+      r.loop_step_seconds += st.total();
       loss_sum += ss.loss_sum / double(ss.images);
       correct += ss.correct;
       images += ss.images;
@@ -411,6 +413,7 @@ TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn&
         progress(p);
       }
     }
+    r.loop_seconds += since(loop_start);
     rs.end_epoch();
     // Every process saw its own shards: the epoch's numbers are the sums over processes.
     double totals[3] = {loss_sum, double(correct), double(images)};

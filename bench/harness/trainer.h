@@ -100,6 +100,9 @@ struct TrainResult {
   // step the times of the rank whose step took longest.
   std::vector<StepTimes> steps;
   double train_seconds = 0;
+  // The harness's own cost: wall time of this process's step loops (progress, watchdog, result
+  // bookkeeping, checkpoints included) against the sum of the same steps' measured times.
+  double loop_seconds = 0, loop_step_seconds = 0;
   std::string resumed_from;                // the checkpoint this run continued from
   int64_t resumed_at_step = 0;             // global step it held
   std::vector<std::string> checkpoints;    // files written
