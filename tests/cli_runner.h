@@ -6,9 +6,12 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 namespace cnnb::test {
 
@@ -48,5 +51,14 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// Every non-empty line of a JSON Lines file (a sweep's or search's results), parsed.
+inline std::vector<nlohmann::json> lines_of(const std::filesystem::path& f) {
+  std::vector<nlohmann::json> v;
+  std::ifstream in(f);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) v.push_back(nlohmann::json::parse(line));
+  return v;
+}
 
 }  // namespace cnnb::test

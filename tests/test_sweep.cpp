@@ -76,13 +76,7 @@ std::string slurp(const fs::path& f) {
   return s.str();
 }
 
-std::vector<nlohmann::json> lines_of(const fs::path& f) {
-  std::vector<nlohmann::json> v;
-  std::ifstream in(f);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) v.push_back(nlohmann::json::parse(line));
-  return v;
-}
+using test::lines_of;
 
 // ---- grid
 

@@ -32,13 +32,7 @@ constexpr const char* kSweepLr = "1e20";
 
 ModelPlan tiny_plan() { return plan_model(parse_model(kModel), Shape{1, 10, 10}, 10); }
 
-std::vector<nlohmann::json> lines_of(const fs::path& f) {
-  std::vector<nlohmann::json> v;
-  std::ifstream in(f);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) v.push_back(nlohmann::json::parse(line));
-  return v;
-}
+using test::lines_of;
 
 nlohmann::json read_json(const fs::path& f) {
   std::ifstream in(f);
