@@ -164,7 +164,12 @@ std::vector<OpCase> dense_cases(Op op, CaseSet set) {
     add("batch1", {1, 16, 3});
     add("out1", {5, 9, 1});
     add("no_bias", {4, 6, 5}).with_bias = false;
-    if (op == Op::dense_bwd) add("no_dx", {4, 9, 6}).with_dx = false;
+    if (op == Op::dense_bwd) {
+      add("no_dx", {4, 9, 6}).with_dx = false;
+      OpCase& first = add("no_dx_no_bias", {3, 5, 7});  // a first layer without bias: only dw is written
+      first.with_dx = false;
+      first.with_bias = false;
+    }
     OpCase& f = add("float", {4, 33, 17});
     f.exact = false;
     f.lo = -1.0f;
@@ -194,12 +199,13 @@ std::vector<OpCase> relu_cases(Op op, CaseSet set) {
 
 std::vector<OpCase> softmax_cases(CaseSet set) {
   CaseList l(Op::softmax_xent);
-  auto add = [&](const char* name, int n, int classes, float spread) {
+  auto add = [&](const char* name, int n, int classes, float spread) -> OpCase& {
     OpCase& c = l.add(name);
     c.count = n;
     c.classes = classes;
     c.lo = -spread;
     c.hi = spread;
+    return c;
   };
   if (set == CaseSet::test) {
     add("logits10", kTestBatch, 10, 8.0f);
@@ -207,6 +213,8 @@ std::vector<OpCase> softmax_cases(CaseSet set) {
     add("large_logits", 3, 10, 100.0f);  // exp() overflows unless the maximum is subtracted first
     add("one_class", 4, 1, 8.0f);        // loss 0, gradient 0
     add("batch64", kMicroBatch, 10, 8.0f);
+    add("no_loss", 6, 10, 8.0f).with_loss = false;        // the gradient alone
+    add("no_dlogits", 6, 10, 8.0f).with_dlogits = false;  // the losses alone (evaluation)
   } else {
     add("logits10", kMicroBatch, 10, 8.0f);
   }
@@ -329,7 +337,8 @@ std::string OpCase::geometry() const {
     case Op::relu_bwd:
       return fmt::format("n{}", count);
     case Op::softmax_xent:
-      return fmt::format("n{} classes{} logits in [{}, {}]", count, classes, lo, hi);
+      return fmt::format("n{} classes{} logits in [{}, {}]{}{}", count, classes, lo, hi, with_loss ? "" : " no-loss",
+                         with_dlogits ? "" : " no-dlogits");
     case Op::sgd_update:
       return fmt::format("n{} lr{} momentum{} wd{}{}", count, sgd.lr, sgd.momentum, sgd.weight_decay,
                          with_velocity ? "" : " no-velocity");
@@ -439,8 +448,8 @@ std::vector<TensorSpec> tensor_specs(const OpCase& c) {
       break;
     case Op::softmax_xent:
       in("logits", c.count * c.classes, lo, hi);
-      out("loss", c.count);
-      out("dlogits", c.count * c.classes);
+      if (c.with_loss) out("loss", c.count);
+      if (c.with_dlogits) out("dlogits", c.count * c.classes);
       break;
     case Op::sgd_update:
       inout("param", c.count, -1.0f, 1.0f);

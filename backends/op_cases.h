@@ -38,6 +38,8 @@ struct OpCase {
   bool with_bias = true;      // conv_fwd, conv_bwd_filter, dense_*: bias / dbias passed (else null)
   bool with_dx = true;        // dense_bwd: false for a first layer (dx null)
   bool with_velocity = true;  // sgd_update: false only with momentum 0 (velocity null)
+  bool with_loss = true;      // softmax_xent: false passes a null loss (only dlogits wanted)
+  bool with_dlogits = true;   // softmax_xent: false passes a null dlogits (only the losses wanted)
   bool exact = false;         // integer inputs in [lo, hi]: every output is exact in float
   float lo = -4.0f, hi = 4.0f;  // range of the main input (x, logits); gradients and optimizer state have their own
   uint64_t seed = 1;

@@ -1,9 +1,11 @@
 // The host-side logic of the cuda-gemm and cudnn backends, which cannot run their GPU half here:
-//   - cuda-gemm's per-thread bodies (im2col/col2im over a chunk of images, bias broadcast, the lanes and
-//     tree of the bias-gradient reduction) over whole grids against lowering.h's host loops and cpu-ref;
-//   - the cublasSgemm arguments made from each GemmCall: hand-checked values, cuBLAS's own validity
-//     rules on every shared test case, and whole convolutions and dense layers computed by a GEMM that
-//     reads those exact arguments the way cuBLAS defines them (column-major, CUBLAS_OP_N/T);
+//   - cuda-gemm's per-thread bodies (im2col/col2im over a chunk of images, bias broadcast, the phases of
+//     the bias-gradient block reduction) over whole grids against lowering.h's host loops and sums;
+//   - the production flows of cuda-gemm (backends/cublas/flows.h: chunking, the 1x1 branch, one GEMM
+//     per image, bias and its gradient) run with a CPU executor, whose GEMM reads the very arguments
+//     cublasSgemm would get the way cuBLAS defines them, on every op case against cpu-ref;
+//   - the cublasSgemm arguments made from each GemmCall: hand-checked values and cuBLAS's own validity
+//     rules on every shared test case;
 //   - the workspace growth rule, the column chunking and the error naming;
 //   - the cudnn softmax_xent bodies against cpu-ref;
 //   - the cuDNN algorithm choice on made-up perf lists, the LRN parameter mapping and its limits, and
@@ -13,20 +15,27 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "backends/cpu/ref.h"
+#include "backends/cublas/flows.h"
 #include "backends/cublas/lowering_bodies.h"
+#include "backends/cuda/host_grid.h"
 #include "backends/cudnn/softmax_xent_body.h"
 #include "backends/lowering.h"
 #include "backends/op_cases.h"
+#include "backends/registry.h"
+#include "backends/verify.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/rng.h"
 
@@ -122,21 +131,25 @@ TEST(CublasBodies, BiasChannelOfAnElement) {
   EXPECT_EQ(cublas::bias_channel(17, 5, 1), 2);
 }
 
-// The block's lanes and pairwise tree, run as the kernel runs them, give every channel's exact sum:
-// with fewer elements than lanes, with a count that is not a multiple of the lanes, and for dense (pq 1).
-TEST(CublasBodies, BiasGradLanesAndTreeSumEachChannelOnce) {
-  struct Shape { int n, k; int64_t pq; int lanes; };
-  for (const Shape s : {Shape{2, 3, 5, 256}, Shape{4, 5, 169, 256}, Shape{7, 10, 1, 4}, Shape{3, 2, 11, 8}}) {
-    SCOPED_TRACE(fmt::format("n{} k{} pq{} lanes{}", s.n, s.k, s.pq, s.lanes));
+// The block reduction, every phase run for every lane before the next as the kernel's barriers
+// guarantee, gives every channel's exact sum: with fewer elements than lanes, with a count that is not a
+// multiple of the lanes, and for dense (pq 1). Channels not asked for are left alone.
+TEST(CublasBodies, BiasGradBlocksSumEachChannelOnce) {
+  struct Shape { int n, k; int64_t pq; };
+  for (const Shape s : {Shape{2, 3, 5}, Shape{4, 5, 169}, Shape{7, 10, 1}, Shape{3, 2, 700}}) {
+    SCOPED_TRACE(fmt::format("n{} k{} pq{}", s.n, s.k, s.pq));
     const auto dy = integers(int64_t(s.n) * s.k * s.pq, -50, 50, 3);
+    std::vector<float> want(size_t(s.k), kNaN), got(size_t(s.k) + 1, kNaN);
     for (int ch = 0; ch < s.k; ++ch) {
-      double want = 0.0;
+      double sum = 0.0;
       for (int n = 0; n < s.n; ++n)
-        for (int64_t i = 0; i < s.pq; ++i) want += dy[size_t((int64_t(n) * s.k + ch) * s.pq + i)];
-      std::vector<float> partial(size_t(s.lanes));
-      for (int l = 0; l < s.lanes; ++l) partial[size_t(l)] = cublas::bias_grad_lane(dy.data(), s.n, s.k, s.pq, ch, l, s.lanes);
-      EXPECT_EQ(cublas::bias_grad_tree(partial.data(), s.lanes), float(want)) << "channel " << ch;
+        for (int64_t i = 0; i < s.pq; ++i) sum += dy[size_t((int64_t(n) * s.k + ch) * s.pq + i)];
+      want[size_t(ch)] = float(sum);
     }
+    cuda::run_blocks_on_host(s.k, cublas::BiasGrad{dy.data(), got.data(), s.n, s.k, s.pq});
+    EXPECT_TRUE(std::isnan(got.back())) << "written past the last channel";
+    got.pop_back();
+    expect_same(got, want, "dbias");
   }
 }
 
@@ -191,6 +204,34 @@ TEST(CudnnBodies, SoftmaxXentFromLogProbabilitiesMatchesRef) {
         << "dlogits " << e;
 }
 
+// The launcher behind the cuDNN call: each output only when asked for, and then all of it.
+TEST(CudnnBodies, XentFromLogpWritesOnlyTheOutputsAskedFor) {
+  const int n = 3, classes = 4;
+  const auto z = reals(int64_t(n) * classes, -3.0, 3.0, 5);
+  const std::vector<int32_t> labels = {2, 0, 3};
+  std::vector<float> want_loss(n, kNaN), want_dz(z.size(), kNaN);
+  ref::softmax_xent<float>(kCpu, {n, classes, z.data(), labels.data(), want_loss.data(), want_dz.data()});
+  const auto logp = log_softmax(z, n, classes);
+  const cuda::HostGrid grid{"softmax_xent/cudnn/cudnn"};
+  for (const bool with_loss : {true, false})
+    for (const bool with_dz : {true, false}) {
+      SCOPED_TRACE(fmt::format("loss {} dlogits {}", with_loss, with_dz));
+      std::vector<float> loss(n, kNaN), dz(z.size(), kNaN);
+      cudnn::xent_from_logp_on(grid, logp.data(), labels.data(), n, classes, with_loss ? loss.data() : nullptr,
+                               with_dz ? dz.data() : nullptr);
+      for (int i = 0; i < n; ++i)
+        if (with_loss)
+          EXPECT_NEAR(loss[size_t(i)], want_loss[size_t(i)], 1e-5) << i;
+        else
+          EXPECT_TRUE(std::isnan(loss[size_t(i)])) << i;
+      for (size_t e = 0; e < dz.size(); ++e)
+        if (with_dz)
+          EXPECT_NEAR(dz[e], want_dz[e], 1e-6) << e;
+        else
+          EXPECT_TRUE(std::isnan(dz[e])) << e;
+    }
+}
+
 TEST(CudnnBodies, SoftmaxXentLabelOutOfRangeGivesNaN) {
   const std::vector<float> logp = {-1.0f, -0.5f, -2.0f};
   for (int32_t bad : {-1, 3}) {
@@ -200,22 +241,34 @@ TEST(CudnnBodies, SoftmaxXentLabelOutOfRangeGivesNaN) {
   }
 }
 
+// ---- cuda-gemm's flows (backends/cublas/flows.h), run with a CPU executor
+
+// One GEMM as issued: under CUDA the cublasSgemm arguments themselves (checked_sgemm_args, which refuses
+// what cuBLAS refuses), else the GemmCall they are made from field for field.
+struct IssuedGemm {
+  bool ta, tb;
+  int m, n, k, lda, ldb, ldc;
+  float alpha, beta;
+};
+IssuedGemm issued(const lowering::GemmCall& g) {
 #if CNNB_HAVE_CUDA
+  const cublas::SgemmArgs s = cublas::checked_sgemm_args(g);
+  return {s.transa == CUBLAS_OP_T, s.transb == CUBLAS_OP_T, s.m, s.n, s.k, s.lda, s.ldb, s.ldc, s.alpha, s.beta};
+#else
+  return {g.trans_a, g.trans_b, g.m, g.n, g.k, g.lda, g.ldb, g.ldc, g.alpha, g.beta};
+#endif
+}
 
-// ---- the cublasSgemm arguments
-
-// C = alpha op(A) op(B) + beta C from cublasSgemm's arguments, read the way the cuBLAS documentation
-// defines them (column-major; op(X) = X for CUBLAS_OP_N, X^T for CUBLAS_OP_T), in double. It reads
-// A as lda-strided columns of (transa == N ? m : k) rows, and refuses what cuBLAS refuses.
-void cublas_semantics_sgemm(const cublas::SgemmArgs& s, const float* a, const float* b, float* c) {
-  ASSERT_EQ(cublas::invalid_reason(s), "");
-  const bool ta = s.transa == CUBLAS_OP_T, tb = s.transb == CUBLAS_OP_T;
+// C = alpha op(A) op(B) + beta C read the way the cuBLAS documentation defines it (column-major; op(X) = X
+// for CUBLAS_OP_N, X^T for CUBLAS_OP_T), in double; C is not read when beta is 0.
+void gemm_as_cublas(const lowering::GemmCall& call, const float* a, const float* b, float* c) {
+  const IssuedGemm s = issued(call);
   for (int j = 0; j < s.n; ++j)
     for (int i = 0; i < s.m; ++i) {
       double sum = 0.0;
       for (int l = 0; l < s.k; ++l) {
-        const double av = ta ? a[l + int64_t(i) * s.lda] : a[i + int64_t(l) * s.lda];
-        const double bv = tb ? b[j + int64_t(l) * s.ldb] : b[l + int64_t(j) * s.ldb];
+        const double av = s.ta ? a[l + int64_t(i) * s.lda] : a[i + int64_t(l) * s.lda];
+        const double bv = s.tb ? b[j + int64_t(l) * s.ldb] : b[l + int64_t(j) * s.ldb];
         sum += av * bv;
       }
       float& out = c[i + int64_t(j) * s.ldc];
@@ -223,9 +276,178 @@ void cublas_semantics_sgemm(const cublas::SgemmArgs& s, const float* a, const fl
     }
 }
 
-void sgemm_host(const lowering::GemmCall& g, const float* a, const float* b, float* c) {
-  cublas_semantics_sgemm(cublas::sgemm_args(g), a, b, c);
+// The CPU executor: that GEMM, the functors run by the host grid and block runner, a NaN-filled vector as
+// the workspace (a column the flow forgot to build cannot pass). It counts what it is asked for.
+struct HostExec {
+  const char* kernel = "cuda-gemm host executor";
+  std::vector<float> ws;
+  int workspace_calls = 0, gemms = 0, grids = 0, block_runs = 0;
+
+  float* workspace(size_t bytes) {
+    ++workspace_calls;
+    ws.assign(bytes / sizeof(float), kNaN);
+    return ws.data();
+  }
+  void gemm(const lowering::GemmCall& g, const float* a, const float* b, float* c) {
+    ++gemms;
+    gemm_as_cublas(g, a, b, c);
+  }
+  template <class F>
+  void grid(int64_t n, const F& f) {
+    ++grids;
+    cuda::HostGrid{kernel}(n, f);
+  }
+  void blocks(int count, const cublas::BiasGrad& f) {
+    ++block_runs;
+    cuda::run_blocks_on_host(count, f);
+  }
+};
+
+// A column budget of two images: chunks of two, and a shorter last one for an odd batch.
+size_t two_images(const ConvGeom& g) {
+  const ConvIdx ix = lowering::conv_idx(g);
+  return size_t(2 * ix.rows() * ix.cols()) * sizeof(float);
 }
+
+void conv_fwd_on_host(const ExecCtx&, const ConvFwdArgs& a) {
+  HostExec ex;
+  cublas::conv_fwd_im2col_gemm_on(ex, a);
+}
+void conv_fwd_on_host_chunked(const ExecCtx&, const ConvFwdArgs& a) {
+  HostExec ex;
+  cublas::conv_fwd_im2col_gemm_on(ex, a, two_images(a.g));
+}
+void conv_bwd_data_on_host(const ExecCtx&, const ConvBwdDataArgs& a) {
+  HostExec ex;
+  cublas::conv_bwd_data_im2col_gemm_on(ex, a);
+}
+void conv_bwd_data_on_host_chunked(const ExecCtx&, const ConvBwdDataArgs& a) {
+  HostExec ex;
+  cublas::conv_bwd_data_im2col_gemm_on(ex, a, two_images(a.g));
+}
+void conv_bwd_filter_on_host(const ExecCtx&, const ConvBwdFilterArgs& a) {
+  HostExec ex;
+  cublas::conv_bwd_filter_im2col_gemm_on(ex, a);
+}
+void conv_bwd_filter_on_host_chunked(const ExecCtx&, const ConvBwdFilterArgs& a) {
+  HostExec ex;
+  cublas::conv_bwd_filter_im2col_gemm_on(ex, a, two_images(a.g));
+}
+void dense_fwd_on_host(const ExecCtx&, const DenseFwdArgs& a) {
+  HostExec ex;
+  cublas::dense_fwd_gemm_on(ex, a);
+}
+void dense_bwd_on_host(const ExecCtx&, const DenseBwdArgs& a) {
+  HostExec ex;
+  cublas::dense_bwd_gemm_on(ex, a);
+}
+
+// Family "cublas" so that the tolerances are cuda-gemm's (exact on integer cases).
+template <Op op>
+KernelInfo flow(const char* variant, typename OpTraits<op>::Fn fn) {
+  return {op, "cublas", variant, DeviceKind::cpu, reinterpret_cast<AnyKernelFn>(fn)};
+}
+
+struct FlowCase {
+  KernelInfo kernel;
+  OpCase c;
+};
+
+void PrintTo(const FlowCase& f, std::ostream* os) { *os << f.kernel.full_name() << " on " << f.c.name; }
+
+std::vector<FlowCase> flow_cases() {
+  const KernelInfo kernels[] = {
+      flow<Op::conv_fwd>("im2col_gemm", &conv_fwd_on_host),
+      flow<Op::conv_fwd>("im2col_gemm_chunks_of_2", &conv_fwd_on_host_chunked),
+      flow<Op::conv_bwd_data>("im2col_gemm", &conv_bwd_data_on_host),
+      flow<Op::conv_bwd_data>("im2col_gemm_chunks_of_2", &conv_bwd_data_on_host_chunked),
+      flow<Op::conv_bwd_filter>("im2col_gemm", &conv_bwd_filter_on_host),
+      flow<Op::conv_bwd_filter>("im2col_gemm_chunks_of_2", &conv_bwd_filter_on_host_chunked),
+      flow<Op::dense_fwd>("gemm", &dense_fwd_on_host),
+      flow<Op::dense_bwd>("gemm", &dense_bwd_on_host),
+  };
+  std::vector<FlowCase> out;
+  for (const KernelInfo& k : kernels)
+    for (OpCase& c : op_cases(k.op, CaseSet::test)) out.push_back({k, std::move(c)});
+  return out;
+}
+
+std::string flow_name(const ::testing::TestParamInfo<FlowCase>& info) {
+  std::string s = info.param.kernel.full_name() + "__" + info.param.c.name;
+  for (char& ch : s)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return s;
+}
+
+class CublasFlows : public ::testing::TestWithParam<FlowCase> {};
+
+TEST_P(CublasFlows, MatchRef) {
+  const auto& [k, c] = GetParam();
+  auto cpu = make_cpu_device(0, 1);
+  const VerifyResult r = verify_kernel(k, c, *cpu);
+  EXPECT_TRUE(r.pass) << r.kernel << " on " << r.case_name << " (" << r.geometry << "): " << r.reason
+                      << " [tolerance " << r.tol.str() << "]";
+}
+
+INSTANTIATE_TEST_SUITE_P(, CublasFlows, ::testing::ValuesIn(flow_cases()), flow_name);
+
+// What the flows ask of the executor: 1x1 stride-1 unpadded layers use no columns at all; others one
+// workspace, one im2col or col2im grid per chunk and one GEMM per image; bias steps only with a bias.
+TEST(CublasFlowSteps, OneByOneSkipsTheColumnMatrices) {
+  const ConvGeom g = conv_geom(3, 4, 5, 5, 2, 1, 1, 1, 0);
+  std::vector<float> x(size_t(g.x_size())), w(size_t(g.w_size())), b(size_t(g.k)), y(size_t(g.y_size()));
+  HostExec fwd;
+  cublas::conv_fwd_im2col_gemm_on(fwd, ConvFwdArgs{g, x.data(), w.data(), b.data(), y.data()});
+  EXPECT_EQ(fwd.workspace_calls, 0);
+  EXPECT_EQ(fwd.gemms, 3);
+  EXPECT_EQ(fwd.grids, 1);  // the bias
+  HostExec data;
+  cublas::conv_bwd_data_im2col_gemm_on(data, ConvBwdDataArgs{g, y.data(), w.data(), x.data()});
+  EXPECT_EQ(data.workspace_calls + data.grids, 0);
+  EXPECT_EQ(data.gemms, 3);
+  HostExec filter;
+  cublas::conv_bwd_filter_im2col_gemm_on(filter, ConvBwdFilterArgs{g, x.data(), y.data(), w.data(), nullptr});
+  EXPECT_EQ(filter.workspace_calls + filter.grids + filter.block_runs, 0);
+  EXPECT_EQ(filter.gemms, 3);
+}
+
+TEST(CublasFlowSteps, ChunksOfTwoImagesAndOneGemmPerImage) {
+  const ConvGeom g = conv_geom(5, 2, 6, 6, 3, 3, 3, 1, 1);
+  std::vector<float> x(size_t(g.x_size())), w(size_t(g.w_size())), y(size_t(g.y_size())), db(size_t(g.k));
+  HostExec fwd;
+  cublas::conv_fwd_im2col_gemm_on(fwd, ConvFwdArgs{g, x.data(), w.data(), nullptr, y.data()}, two_images(g));
+  EXPECT_EQ(fwd.workspace_calls, 1);
+  EXPECT_EQ(fwd.grids, 3);  // im2col of images {0,1}, {2,3}, {4}; no bias
+  EXPECT_EQ(fwd.gemms, 5);
+  EXPECT_EQ(fwd.ws.size(), size_t(2 * 18 * 36));
+  HostExec data;
+  cublas::conv_bwd_data_im2col_gemm_on(data, ConvBwdDataArgs{g, y.data(), w.data(), x.data()}, two_images(g));
+  EXPECT_EQ(data.grids, 3);  // col2im per chunk
+  EXPECT_EQ(data.gemms, 5);
+  HostExec filter;
+  cublas::conv_bwd_filter_im2col_gemm_on(filter, ConvBwdFilterArgs{g, x.data(), y.data(), w.data(), db.data()});
+  EXPECT_EQ(filter.grids, 1);  // all five images in one chunk under the default budget
+  EXPECT_EQ(filter.gemms, 5);
+  EXPECT_EQ(filter.block_runs, 1);
+}
+
+TEST(CublasFlowSteps, DenseBackwardSkipsNullOutputs) {
+  const DenseGeom g{3, 5, 7};
+  std::vector<float> buf(64);
+  HostExec all;
+  cublas::dense_bwd_gemm_on(all, DenseBwdArgs{g, buf.data(), buf.data(), buf.data(), buf.data(), buf.data(), buf.data()});
+  EXPECT_EQ(all.gemms, 2);
+  EXPECT_EQ(all.block_runs, 1);
+  HostExec first_layer;
+  cublas::dense_bwd_gemm_on(first_layer,
+                            DenseBwdArgs{g, buf.data(), buf.data(), buf.data(), nullptr, buf.data(), nullptr});
+  EXPECT_EQ(first_layer.gemms, 1);
+  EXPECT_EQ(first_layer.block_runs, 0);
+}
+
+#if CNNB_HAVE_CUDA
+
+// ---- the cublasSgemm arguments
 
 TEST(CublasSgemmArgs, HandComputedForAConvAndADenseLayer) {
   // 3x3 pad 1 on 5x5: P = Q = 5, PQ = 25, CRS = 3*9 = 27, K = 4.
@@ -294,90 +516,6 @@ TEST(CublasSgemmArgs, InvalidReasonNamesWhatCublasRefuses) {
   EXPECT_EQ(with([](auto& t) { t.transb = CUBLAS_OP_T; }), "");
   EXPECT_NE(with([](auto& t) { t.ldc = 2; }).find("ldc=2 < m=4"), std::string::npos);
   EXPECT_NE(with([](auto& t) { t.k = 0; }).find("positive"), std::string::npos);
-}
-
-// The cuda-gemm flow, step for step, on the host: chunks of column matrices (a budget of two images, so
-// the chunking and its last, shorter chunk are exercised), one GEMM per image from the cuBLAS
-// arguments, the bias bodies; against cpu-ref, exactly (integer inputs).
-TEST(CublasSgemmArgs, ConvolutionsThroughCublasArgumentsMatchRef) {
-  for (const ConvGeom& g : edge_geoms()) {
-    SCOPED_TRACE(fmt::format("n{} c{} {}x{} k{} {}x{} stride {} pad {}", g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.stride,
-                             g.pad));
-    const ConvIdx ix = lowering::conv_idx(g);
-    const int64_t pq = ix.cols(), y_image = g.k * pq, col_floats = ix.rows() * pq;
-    const auto chunk = cublas::column_chunks(g.n, col_floats, size_t(2 * col_floats) * sizeof(float));
-    ASSERT_EQ(chunk.images, std::min(2, g.n));
-    std::vector<float> cols(size_t(chunk.images * col_floats));
-    const auto x = integers(g.x_size(), -4, 4, 5), w = integers(g.w_size(), -3, 3, 6), bias = integers(g.k, -5, 5, 7),
-               dy = integers(g.y_size(), -4, 4, 8);
-
-    std::vector<float> want_y(size_t(g.y_size()), kNaN), y(want_y.size(), kNaN);
-    ref::conv_fwd<float>(kCpu, {g, x.data(), w.data(), bias.data(), want_y.data()});
-    for (int n0 = 0; n0 < g.n; n0 += chunk.images) {
-      const int images = std::min(chunk.images, g.n - n0);
-      for (int64_t e = 0; e < images * col_floats; ++e)
-        cols[size_t(e)] = cublas::im2col_chunk_at(ix, x.data() + n0 * ix.image(), e);
-      for (int i = 0; i < images; ++i)
-        sgemm_host(lowering::conv_fwd(g), cols.data() + i * col_floats, w.data(), y.data() + (n0 + i) * y_image);
-    }
-    for (int64_t e = 0; e < g.y_size(); ++e) y[size_t(e)] += bias[size_t(cublas::bias_channel(e, g.k, pq))];
-    expect_same(y, want_y, "conv_fwd");
-
-    std::vector<float> want_dx(size_t(g.x_size()), kNaN), dx(want_dx.size(), kNaN);
-    ref::conv_bwd_data<float>(kCpu, {g, dy.data(), w.data(), want_dx.data()});
-    for (int n0 = 0; n0 < g.n; n0 += chunk.images) {
-      const int images = std::min(chunk.images, g.n - n0);
-      for (int i = 0; i < images; ++i)
-        sgemm_host(lowering::conv_bwd_data(g), dy.data() + (n0 + i) * y_image, w.data(), cols.data() + i * col_floats);
-      for (int64_t e = 0; e < images * ix.image(); ++e)
-        dx[size_t(n0 * ix.image() + e)] = cublas::col2im_chunk_at(ix, cols.data(), e);
-    }
-    expect_same(dx, want_dx, "conv_bwd_data");
-
-    std::vector<float> want_dw(size_t(g.w_size()), kNaN), dw(want_dw.size(), kNaN);
-    std::vector<float> want_db(size_t(g.k), kNaN), db(want_db.size(), kNaN);
-    ref::conv_bwd_filter<float>(kCpu, {g, x.data(), dy.data(), want_dw.data(), want_db.data()});
-    for (int n0 = 0; n0 < g.n; n0 += chunk.images) {
-      const int images = std::min(chunk.images, g.n - n0);
-      for (int64_t e = 0; e < images * col_floats; ++e)
-        cols[size_t(e)] = cublas::im2col_chunk_at(ix, x.data() + n0 * ix.image(), e);
-      for (int i = 0; i < images; ++i)
-        sgemm_host(lowering::conv_bwd_filter(g, n0 + i > 0), cols.data() + i * col_floats,
-                   dy.data() + (n0 + i) * y_image, dw.data());
-    }
-    for (int ch = 0; ch < g.k; ++ch) {
-      std::vector<float> partial(256);
-      for (int l = 0; l < 256; ++l) partial[size_t(l)] = cublas::bias_grad_lane(dy.data(), g.n, g.k, pq, ch, l, 256);
-      db[size_t(ch)] = cublas::bias_grad_tree(partial.data(), 256);
-    }
-    expect_same(dw, want_dw, "conv_bwd_filter dw");
-    expect_same(db, want_db, "conv_bwd_filter dbias");
-  }
-}
-
-TEST(CublasSgemmArgs, DenseLayerThroughCublasArgumentsMatchesRef) {
-  const DenseGeom g{6, 9, 4};
-  const auto x = integers(int64_t(g.n) * g.in, -4, 4, 9), w = integers(int64_t(g.out) * g.in, -3, 3, 10),
-             bias = integers(g.out, -5, 5, 11), dy = integers(int64_t(g.n) * g.out, -4, 4, 12);
-  std::vector<float> want_y(size_t(g.n * g.out), kNaN), y(want_y.size(), kNaN);
-  ref::dense_fwd<float>(kCpu, {g, x.data(), w.data(), bias.data(), want_y.data()});
-  sgemm_host(lowering::dense_fwd(g), w.data(), x.data(), y.data());
-  for (int64_t e = 0; e < int64_t(y.size()); ++e) y[size_t(e)] += bias[size_t(cublas::bias_channel(e, g.out, 1))];
-  expect_same(y, want_y, "dense_fwd");
-
-  std::vector<float> want_dx(x.size(), kNaN), want_dw(w.size(), kNaN), want_db(size_t(g.out), kNaN);
-  ref::dense_bwd<float>(kCpu, {g, x.data(), w.data(), dy.data(), want_dx.data(), want_dw.data(), want_db.data()});
-  std::vector<float> dx(x.size(), kNaN), dw(w.size(), kNaN), db(size_t(g.out), kNaN);
-  sgemm_host(lowering::dense_bwd_data(g), w.data(), dy.data(), dx.data());
-  sgemm_host(lowering::dense_bwd_weights(g), x.data(), dy.data(), dw.data());
-  for (int o = 0; o < g.out; ++o) {
-    std::vector<float> partial(256);
-    for (int l = 0; l < 256; ++l) partial[size_t(l)] = cublas::bias_grad_lane(dy.data(), g.n, g.out, 1, o, l, 256);
-    db[size_t(o)] = cublas::bias_grad_tree(partial.data(), 256);
-  }
-  expect_same(dx, want_dx, "dense_bwd dx");
-  expect_same(dw, want_dw, "dense_bwd dw");
-  expect_same(db, want_db, "dense_bwd dbias");
 }
 
 // ---- the replica's workspace and error naming

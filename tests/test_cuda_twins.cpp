@@ -1,32 +1,44 @@
 // Host twins of the cuda/naive kernels: every per-thread body of backends/cuda/naive_bodies.h runs
-// over its whole output grid on the host and must agree with cpu-ref. The index math, the gather
-// formulations of the backward ops and the tie and padding rules are thereby tested on any machine;
-// what only a GPU can show (launch configuration, the shared-memory variant) is in tests/gpu/.
+// over its whole output grid on the host and must agree with cpu-ref; then the launchers themselves
+// (naive_launchers.h, with a host grid) and the shared-memory variant's bodies (conv_tiles.h, block by
+// block) run every op case of backends/op_cases.h, each null optional pointer included, through the
+// same check as `cnnbench verify`. The index math, the gather formulations of the backward ops, the
+// tie and padding rules and which grids run for which pointers are thereby tested on any machine;
+// what only a GPU can show (launch configuration, the kernels themselves) is in tests/gpu/.
 // Integer-valued inputs make conv, dense, pool, ReLU and SGD exact, so those compare with ==;
 // LRN, softmax and Adam use real values and a relative tolerance. Outputs start as NaN, so an
 // element a body fails to write cannot pass.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <ostream>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "backends/cpu/ref.h"
+#include "backends/cuda/conv_tiles.h"
+#include "backends/cuda/host_grid.h"
 #include "backends/cuda/naive_bodies.h"
+#include "backends/cuda/naive_launchers.h"
+#include "backends/op_cases.h"
+#include "backends/registry.h"
+#include "backends/verify.h"
+#include "core/device.h"
+#include "core/error.h"
 #include "core/rng.h"
 
 #if CNNB_HAVE_CUDA
 #include <nlohmann/json.hpp>
 
+#include "backends/cuda/cuda_ctx.h"
 #include "backends/cuda/device_query.h"
-#include "backends/registry.h"
-#include "core/device.h"
-#include "core/error.h"
 #endif
 
 namespace cnnb {
@@ -385,6 +397,171 @@ TEST(CudaTwin, WindowsCoveringMatchesBruteForce) {
         }
 }
 
+// ---- the launchers and the tiled variant, as the GPU runs them, on every op case against cpu-ref
+
+template <Op op>
+using ArgsOf = typename OpTraits<op>::ArgsT;
+
+// A cuda/naive launcher run with a host grid, as a CPU kernel that verify_kernel can check.
+template <Op op, void (*Launcher)(const cuda::HostGrid&, const ArgsOf<op>&)>
+void naive_on_host(const ExecCtx&, const ArgsOf<op>& a) {
+  Launcher(cuda::HostGrid{"cuda/naive host twin"}, a);
+}
+
+void smem_tiled_on_host(const ExecCtx&, const ConvFwdArgs& a) {
+  cuda::conv_fwd_smem_tiled_on_host(a, "conv_fwd/cuda/smem_tiled host twin");
+}
+
+// Family "cuda" so that the tolerances are the GPU variants' (exact on integer cases).
+template <Op op>
+KernelInfo twin(const char* variant, typename OpTraits<op>::Fn fn) {
+  return {op, "cuda", variant, DeviceKind::cpu, reinterpret_cast<AnyKernelFn>(fn)};
+}
+
+std::vector<KernelInfo> twin_kernels() {
+  using namespace cuda;
+  using G = HostGrid;
+  return {
+      twin<Op::conv_fwd>("naive", &naive_on_host<Op::conv_fwd, &conv_fwd_naive_on<G>>),
+      twin<Op::conv_bwd_data>("naive", &naive_on_host<Op::conv_bwd_data, &conv_bwd_data_naive_on<G>>),
+      twin<Op::conv_bwd_filter>("naive", &naive_on_host<Op::conv_bwd_filter, &conv_bwd_filter_naive_on<G>>),
+      twin<Op::relu_fwd>("naive", &naive_on_host<Op::relu_fwd, &relu_fwd_naive_on<G>>),
+      twin<Op::relu_bwd>("naive", &naive_on_host<Op::relu_bwd, &relu_bwd_naive_on<G>>),
+      twin<Op::pool_fwd>("naive", &naive_on_host<Op::pool_fwd, &pool_fwd_naive_on<G>>),
+      twin<Op::pool_bwd>("naive", &naive_on_host<Op::pool_bwd, &pool_bwd_naive_on<G>>),
+      twin<Op::lrn_fwd>("naive", &naive_on_host<Op::lrn_fwd, &lrn_fwd_naive_on<G>>),
+      twin<Op::lrn_bwd>("naive", &naive_on_host<Op::lrn_bwd, &lrn_bwd_naive_on<G>>),
+      twin<Op::dense_fwd>("naive", &naive_on_host<Op::dense_fwd, &dense_fwd_naive_on<G>>),
+      twin<Op::dense_bwd>("naive", &naive_on_host<Op::dense_bwd, &dense_bwd_naive_on<G>>),
+      twin<Op::softmax_xent>("naive", &naive_on_host<Op::softmax_xent, &softmax_xent_naive_on<G>>),
+      twin<Op::sgd_update>("naive", &naive_on_host<Op::sgd_update, &sgd_update_naive_on<G>>),
+      twin<Op::adam_update>("naive", &naive_on_host<Op::adam_update, &adam_update_naive_on<G>>),
+      twin<Op::conv_fwd>("smem_tiled", &smem_tiled_on_host),
+  };
+}
+
+struct TwinCase {
+  KernelInfo kernel;
+  OpCase c;
+};
+
+void PrintTo(const TwinCase& t, std::ostream* os) { *os << t.kernel.full_name() << " on " << t.c.name; }
+
+std::vector<TwinCase> twin_cases() {
+  std::vector<TwinCase> out;
+  for (const KernelInfo& k : twin_kernels())
+    for (OpCase& c : op_cases(k.op, CaseSet::test)) out.push_back({k, std::move(c)});
+  return out;
+}
+
+std::string twin_name(const ::testing::TestParamInfo<TwinCase>& info) {
+  std::string s = info.param.kernel.full_name() + "__" + info.param.c.name;
+  for (char& ch : s)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return s;
+}
+
+class CudaTwinLaunchers : public ::testing::TestWithParam<TwinCase> {};
+
+TEST_P(CudaTwinLaunchers, MatchRef) {
+  const auto& [k, c] = GetParam();
+  auto cpu = make_cpu_device(0, 1);
+  const VerifyResult r = verify_kernel(k, c, *cpu);
+  EXPECT_TRUE(r.pass) << r.kernel << " on " << r.case_name << " (" << r.geometry << "): " << r.reason
+                      << " [tolerance " << r.tol.str() << "]";
+}
+
+INSTANTIATE_TEST_SUITE_P(, CudaTwinLaunchers, ::testing::ValuesIn(twin_cases()), twin_name);
+
+// Every variant the twins stand for is a real kernels.def line (a renamed variant cannot leave its twin behind).
+TEST(CudaTwinLaunchersList, EveryTwinIsACudaVariant) {
+  std::set<std::string> names;
+  for (const KernelInfo& k : twin_kernels()) {
+    EXPECT_TRUE(names.insert(k.full_name()).second) << "twice: " << k.full_name();
+#if CNNB_HAVE_CUDA
+    const KernelInfo* real = find_kernel(k.op, k.family, k.variant);
+    ASSERT_NE(real, nullptr) << k.full_name();
+    EXPECT_EQ(real->device, DeviceKind::cuda) << k.full_name();
+#endif
+  }
+  EXPECT_EQ(names.size(), size_t(kOpCount) + 1);  // every op's naive variant and the tiled conv_fwd
+}
+
+// Grids that only record what a launcher asks for.
+struct CountingGrid {
+  const char* kernel;
+  int* grids;
+  template <class F>
+  void operator()(int64_t, const F&) const {
+    ++*grids;
+  }
+};
+struct SizeGrid {
+  const char* kernel;
+  std::vector<int64_t>* sizes;
+  template <class F>
+  void operator()(int64_t n, const F&) const {
+    sizes->push_back(n);
+  }
+};
+
+// The launchers' host-side refusals run before any grid: a call that would read out of bounds on a GPU
+// ends in one message naming the variant.
+TEST(CudaTwinLaunchersList, RefusalsComeBeforeAnyGrid) {
+  int grids = 0;
+  const CountingGrid grid{"sgd_update/cuda/naive", &grids};
+  std::vector<float> p(4), g(4);
+  try {
+    cuda::sgd_update_naive_on(grid, SgdArgs{4, SgdHyper{0.1, 0.9, 0.0}, p.data(), g.data(), nullptr});
+    FAIL() << "momentum without a velocity buffer was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("sgd_update/cuda/naive: momentum 0.9 needs a velocity buffer"),
+              std::string::npos)
+        << e.what();
+  }
+  ConvGeom bad;
+  bad.n = 1, bad.c = 1, bad.h = 2, bad.w = 2, bad.k = 1, bad.r = 3, bad.s = 3;  // a 3x3 filter on a 2x2 image
+  EXPECT_THROW(cuda::conv_fwd_naive_on(CountingGrid{"conv_fwd/cuda/naive", &grids},
+                                       ConvFwdArgs{bad, p.data(), p.data(), nullptr, p.data()}),
+               Error);
+  EXPECT_THROW(cuda::conv_fwd_smem_tiled_on_host(ConvFwdArgs{bad, p.data(), p.data(), nullptr, p.data()}, "tiled"),
+               Error);
+  EXPECT_EQ(grids, 0);
+}
+
+// Which grids run for which pointers: dense_bwd skips dx and dbias when they are null, and only then.
+TEST(CudaTwinLaunchersList, DenseBackwardRunsOneGridPerPresentOutput) {
+  std::vector<int64_t> sizes;
+  const SizeGrid grid{"dense_bwd/cuda/naive", &sizes};
+  float buf[1] = {0};
+  const DenseGeom g{3, 5, 7};
+  cuda::dense_bwd_naive_on(grid, DenseBwdArgs{g, buf, buf, buf, buf, buf, buf});
+  EXPECT_EQ(sizes, (std::vector<int64_t>{15, 35, 7}));
+  sizes.clear();
+  cuda::dense_bwd_naive_on(grid, DenseBwdArgs{g, buf, buf, buf, nullptr, buf, nullptr});
+  EXPECT_EQ(sizes, (std::vector<int64_t>{35}));
+}
+
+// The tiled plan: chunks of channels within the shared-memory budget, and a clear refusal past the limit.
+TEST(CudaTwinLaunchersList, TilePlanFitsSharedMemory) {
+  ConvGeom g;
+  g.n = 4, g.c = 64, g.h = 16, g.w = 16, g.k = 64, g.r = 5, g.s = 5, g.stride = 1, g.pad = 2;  // tfcifar conv2
+  const cuda::TilePlan pl = cuda::plan_tiles(g, "tiled");
+  // A 20x20 patch and a 5x5 filter per channel: (400 + 25) * 4 = 1700 B; 24 KiB holds 14 channels.
+  EXPECT_EQ(pl.t.patch_h, 20);
+  EXPECT_EQ(pl.t.chunk, 14);
+  EXPECT_EQ(pl.smem, 14u * 1700u);
+  EXPECT_EQ(pl.blocks_x, 1u);
+  EXPECT_EQ(pl.nk, 256);
+  g.h = g.w = 64, g.r = g.s = 11, g.stride = 8, g.pad = 0;  // a 131x131 patch: (17161 + 121) * 4 = 69,128 B
+  try {
+    (void)cuda::plan_tiles(g, "conv_fwd/cuda/smem_tiled");
+    FAIL() << "a patch beyond 48 KiB was planned";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("use conv_fwd/cuda/naive for this layer"), std::string::npos) << e.what();
+  }
+}
+
 #if CNNB_HAVE_CUDA
 // ---- the host side of the CUDA runtime, which must work on machines without a driver or a GPU
 // (like this development machine: there these tests see zero GPUs and the driver's error).
@@ -399,6 +576,103 @@ TEST(CudaRuntime, DeviceQueryAgreesWithItself) {
   EXPECT_EQ(j.at("runtime_version"), cuda::cuda_version_string(env.runtime_version));
   EXPECT_EQ(cuda_environment_json(), j);
   EXPECT_NE(cuda::summary(env).find(fmt::format("{} GPU(s)", env.gpus.size())), std::string::npos);
+}
+
+// ScopedDevice's logic with a fake device: it records the calls and can fail them.
+struct FakeDevices {
+  int current = 0;
+  bool broken = false;      // no driver: every call fails
+  bool no_context = false;  // a thread that never used a device: RuntimeDevice::get answers false
+  int sets = 0, clears = 0;
+};
+struct FakeDeviceApi {
+  FakeDevices* d;
+  bool get(int* device) const noexcept {
+    if (d->broken || d->no_context) return false;
+    *device = d->current;
+    return true;
+  }
+  bool set(int device) const noexcept {
+    ++d->sets;
+    if (d->broken) return false;
+    d->current = device;
+    d->no_context = false;
+    return true;
+  }
+  void clear_error() const noexcept { ++d->clears; }
+};
+using FakeScopedDevice = cuda::BasicScopedDevice<FakeDeviceApi>;
+
+TEST(CudaScopedDevice, SwitchesAndRestores) {
+  FakeDevices d;
+  {
+    const FakeScopedDevice on(1, FakeDeviceApi{&d});
+    EXPECT_EQ(d.current, 1);
+  }
+  EXPECT_EQ(d.current, 0);
+  EXPECT_EQ(d.sets, 2);
+  EXPECT_EQ(d.clears, 0);
+}
+
+// A loader thread or an MPI rank's set-up thread has no context: going "back" to device 0 would create
+// one on GPU 0, so the guard leaves the thread on the device it used.
+TEST(CudaScopedDevice, AThreadWithoutAContextIsNotGivenOneOnGpu0) {
+  FakeDevices d;
+  d.no_context = true;
+  {
+    const FakeScopedDevice on(2, FakeDeviceApi{&d});
+    EXPECT_EQ(d.current, 2);
+  }
+  EXPECT_EQ(d.current, 2);
+  EXPECT_EQ(d.sets, 1);
+}
+
+TEST(CudaScopedDevice, AlreadyCurrentCostsNoSet) {
+  FakeDevices d;
+  d.current = 2;
+  { const FakeScopedDevice on(2, FakeDeviceApi{&d}); }
+  EXPECT_EQ(d.current, 2);
+  EXPECT_EQ(d.sets, 0);
+}
+
+// The NCCL communicator's pattern: a guard on the caller's own device, then cudaSetDevice to each GPU in
+// turn inside the scope. The caller gets its device back.
+TEST(CudaScopedDevice, RestoresTheCallersDeviceAfterTheScopeSwitched) {
+  FakeDevices d;
+  {
+    const FakeScopedDevice restore(0, FakeDeviceApi{&d});
+    for (int gpu : {0, 1, 3}) FakeDeviceApi{&d}.set(gpu);
+    EXPECT_EQ(d.current, 3);
+  }
+  EXPECT_EQ(d.current, 0);
+  {
+    const FakeScopedDevice on(2, FakeDeviceApi{&d});  // a switch inside a switching guard
+    FakeDeviceApi{&d}.set(1);
+  }
+  EXPECT_EQ(d.current, 0);
+}
+
+TEST(CudaScopedDevice, NestedGuardsUnwindInOrder) {
+  FakeDevices d;
+  {
+    const FakeScopedDevice outer(1, FakeDeviceApi{&d});
+    {
+      const FakeScopedDevice inner(2, FakeDeviceApi{&d});
+      EXPECT_EQ(d.current, 2);
+    }
+    EXPECT_EQ(d.current, 1);
+  }
+  EXPECT_EQ(d.current, 0);
+}
+
+// Without a driver nothing can be made current: the guard tries once, clears the error it caused so a
+// later launch check does not report it, and does not try to restore a device it never read.
+TEST(CudaScopedDevice, WithoutADriverClearsItsOwnErrorsOnly) {
+  FakeDevices d;
+  d.broken = true;
+  { const FakeScopedDevice on(1, FakeDeviceApi{&d}); }
+  EXPECT_EQ(d.sets, 1);
+  EXPECT_EQ(d.clears, 2);  // the failed get and the failed set
 }
 
 TEST(CudaRuntime, VersionStrings) {

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <memory>
+#include <span>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -115,6 +117,36 @@ TEST(KernelsVsRefCases, PresetLayersAreInBothSets) {
       EXPECT_EQ(c.count, 1756426);
     }
   }
+}
+
+// Every optional pointer of ops.h is passed null by at least one test case of its op, so every variant
+// (here, in `cnnbench verify` and in the GPU suite) is checked without it, and with it by another case.
+TEST(KernelsVsRefCases, EveryOptionalPointerIsNullInSomeCaseAndPresentInAnother) {
+  struct Optional {
+    Op op;
+    const char* tensor;
+  };
+  const Optional optional[] = {
+      {Op::conv_fwd, "bias"},    {Op::conv_bwd_filter, "dbias"}, {Op::dense_fwd, "bias"},
+      {Op::dense_bwd, "dx"},     {Op::dense_bwd, "dbias"},       {Op::softmax_xent, "loss"},
+      {Op::softmax_xent, "dlogits"}, {Op::sgd_update, "velocity"},
+  };
+  for (const auto& [op, tensor] : optional) {
+    int with = 0, without = 0;
+    for (const OpCase& c : op_cases(op, CaseSet::test)) {
+      const auto specs = tensor_specs(c);
+      const bool present =
+          std::any_of(specs.begin(), specs.end(), [&](const TensorSpec& s) { return s.name == tensor; });
+      (present ? with : without) += 1;
+      if (!present && op == Op::sgd_update) EXPECT_EQ(c.sgd.momentum, 0.0) << c.name;
+    }
+    EXPECT_GT(without, 0) << op_name(op) << ": no case passes a null " << tensor;
+    EXPECT_GT(with, 0) << op_name(op) << ": no case passes " << tensor;
+  }
+  // dense_bwd's two optional outputs are also null together (a first layer without bias).
+  bool both = false;
+  for (const OpCase& c : op_cases(Op::dense_bwd, CaseSet::test)) both = both || (!c.with_dx && !c.with_bias);
+  EXPECT_TRUE(both);
 }
 
 TEST(KernelsVsRefCases, InputsAreDeterministicAndDifferBetweenCases) {
@@ -263,6 +295,146 @@ TEST(KernelsVsRefChecker, VerifyAllRowsForAFilter) {
     EXPECT_FALSE(r.skipped);
   }
   EXPECT_TRUE(verify_all("no-such-variant", 1).empty());
+}
+
+// ---- verify_all after a lost CUDA context, driven with made-up CUDA variants. Their "GPU" is a CPU
+// device, so every one of them fails (bind refuses the device kind): the failures the probe is asked about.
+
+void relu_fwd_never_runs(const ExecCtx&, const ReluFwdArgs&) { throw std::logic_error("a CUDA stand-in ran"); }
+void relu_bwd_never_runs(const ExecCtx&, const ReluBwdArgs&) { throw std::logic_error("a CUDA stand-in ran"); }
+
+template <Op op>
+KernelInfo on_gpu(std::string_view variant, typename OpTraits<op>::Fn fn) {
+  return {op, "fake", variant, DeviceKind::cuda, reinterpret_cast<AnyKernelFn>(fn)};
+}
+
+struct LossScenario {
+  std::vector<KernelInfo> kernels;
+  size_t fwd_cases = op_cases(Op::relu_fwd, CaseSet::test).size();
+  size_t bwd_cases = op_cases(Op::relu_bwd, CaseSet::test).size();
+  LossScenario() {
+    const KernelInfo* omp = find_kernel(Op::relu_fwd, "cpu", "omp");
+    if (!omp) throw std::logic_error("relu_fwd/cpu/omp is not registered");
+    kernels = {on_gpu<Op::relu_fwd>("crash", &relu_fwd_never_runs), *omp,
+               on_gpu<Op::relu_bwd>("after", &relu_bwd_never_runs)};
+  }
+  VerifyOptions options(ContextProbe probe) const {
+    VerifyOptions opt;
+    opt.cpu_threads = 1;
+    opt.kernels = kernels;
+    opt.make_gpu = [] { return make_cpu_device(0, 1); };
+    opt.context_health = std::move(probe);
+    return opt;
+  }
+};
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+TEST(VerifyContextLoss, LaterGpuRowsAreNotRunAndCpuRowsGoOn) {
+  const LossScenario s;
+  int probes = 0;
+  std::vector<int> probed;
+  const std::string lost = "gpu:0: cudaErrorIllegalAddress (an illegal memory access was encountered)";
+  const auto rows = verify_all(s.options([&](std::span<const int> gpus) {
+    ++probes;
+    probed.assign(gpus.begin(), gpus.end());
+    return ContextHealth{true, lost};
+  }));
+  ASSERT_GE(s.fwd_cases, 2u);
+  ASSERT_EQ(rows.size(), 2 * s.fwd_cases + s.bwd_cases);
+  EXPECT_EQ(probes, 1);  // the loss is known after the first failure: nothing probes again
+  EXPECT_EQ(probed, std::vector<int>{0});
+  const std::string first_case = op_cases(Op::relu_fwd, CaseSet::test)[0].name;
+  const std::string not_run = "not run: CUDA context lost after relu_fwd/fake/crash/" + first_case;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const VerifyResult& r = rows[i];
+    SCOPED_TRACE(r.kernel + " " + r.case_name);
+    if (i == 0) {  // the row after which the context was lost fails and says so
+      EXPECT_EQ(r.kernel, "relu_fwd/fake/crash");
+      EXPECT_EQ(r.case_name, first_case);
+      EXPECT_FALSE(r.pass);
+      EXPECT_FALSE(r.skipped);
+      EXPECT_FALSE(r.not_run);
+      EXPECT_EQ(r.reason.rfind("threw: ", 0), 0u) << r.reason;
+      EXPECT_TRUE(ends_with(r.reason, "; CUDA context lost: " + lost)) << r.reason;
+    } else if (i < s.fwd_cases) {  // the rest of that variant
+      EXPECT_EQ(r.kernel, "relu_fwd/fake/crash");
+      EXPECT_TRUE(r.skipped && r.not_run && !r.pass);
+      EXPECT_EQ(r.reason, not_run);
+    } else if (i < 2 * s.fwd_cases) {  // CPU rows go on
+      EXPECT_EQ(r.kernel, "relu_fwd/cpu/omp");
+      EXPECT_TRUE(r.pass) << r.reason;
+      EXPECT_FALSE(r.skipped);
+    } else {  // a later CUDA variant
+      EXPECT_EQ(r.kernel, "relu_bwd/fake/after");
+      EXPECT_TRUE(r.skipped && r.not_run && !r.pass);
+      EXPECT_EQ(r.reason, not_run);
+    }
+  }
+}
+
+TEST(VerifyContextLoss, AHealthyContextAfterAFailureChangesNothing) {
+  const LossScenario s;
+  int probes = 0;
+  const auto rows = verify_all(s.options([&](std::span<const int>) {
+    ++probes;
+    return ContextHealth{};
+  }));
+  ASSERT_EQ(rows.size(), 2 * s.fwd_cases + s.bwd_cases);
+  EXPECT_EQ(probes, int(s.fwd_cases + s.bwd_cases));  // once per failed CUDA row
+  for (const auto& r : rows) {
+    SCOPED_TRACE(r.kernel + " " + r.case_name);
+    EXPECT_FALSE(r.skipped);
+    EXPECT_FALSE(r.not_run);
+    EXPECT_EQ(r.pass, r.kernel == "relu_fwd/cpu/omp") << r.reason;
+    EXPECT_EQ(r.reason.find("CUDA context lost"), std::string::npos) << r.reason;
+  }
+}
+
+TEST(VerifyContextLoss, SelectionDecidesWhatRunsNotOnlyWhatPrints) {
+  const LossScenario s;
+  int probes = 0, gpus_made = 0;
+  VerifyOptions opt = s.options([&](std::span<const int>) {
+    ++probes;
+    return ContextHealth{true, "lost"};
+  });
+  opt.make_gpu = [&] {
+    ++gpus_made;
+    return make_cpu_device(0, 1);
+  };
+  opt.variants = {"relu_fwd/cpu/omp"};
+  auto rows = verify_all(opt);
+  ASSERT_EQ(rows.size(), s.fwd_cases);  // the CUDA variants never ran: nothing failed, nothing was probed
+  for (const auto& r : rows) EXPECT_TRUE(r.pass) << r.kernel << " " << r.reason;
+  EXPECT_EQ(probes, 0);
+  EXPECT_EQ(gpus_made, 0);
+
+  opt.variants.clear();
+  opt.filter = "fake/after";
+  rows = verify_all(opt);
+  ASSERT_EQ(rows.size(), s.bwd_cases);
+  for (const auto& r : rows) EXPECT_EQ(r.kernel, "relu_bwd/fake/after");
+  EXPECT_EQ(gpus_made, 1);
+  EXPECT_EQ(probes, 1);
+}
+
+TEST(VerifyContextLoss, WithoutAGpuCudaRowsAreSkippedNotFailed) {
+  const LossScenario s;
+  VerifyOptions opt = s.options([](std::span<const int>) { return ContextHealth{true, "must not be asked"}; });
+  opt.make_gpu = [] { return std::unique_ptr<Device>(); };
+  const auto rows = verify_all(opt);
+  ASSERT_EQ(rows.size(), 2 * s.fwd_cases + s.bwd_cases);
+  for (const auto& r : rows) {
+    if (r.kernel == "relu_fwd/cpu/omp") {
+      EXPECT_TRUE(r.pass);
+      continue;
+    }
+    EXPECT_TRUE(r.skipped);
+    EXPECT_FALSE(r.not_run);
+    EXPECT_EQ(r.reason, "no CUDA device");
+  }
 }
 
 }  // namespace

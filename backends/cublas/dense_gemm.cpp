@@ -1,9 +1,7 @@
-// cuda-gemm fully connected layer: each product is one cublasSgemm over the whole batch, with the
-// GemmCalls of backends/lowering.h (shared with cpu-gemm); bias and its gradient are small kernels.
-#include "backends/cublas/lowering_kernels.h"
-#include "backends/cublas/sgemm.h"
-#include "backends/cuda/cuda_ctx.h"
-#include "backends/lowering.h"
+// cuda-gemm fully connected layer: flows.h's dense flows with cuBLAS (cublas_exec.h); each product is
+// one GEMM over the whole batch with the GemmCalls of backends/lowering.h (shared with cpu-gemm).
+#include "backends/cublas/cublas_exec.h"
+#include "backends/cublas/flows.h"
 #include "backends/ops.h"
 
 namespace cnnb::cublas {
@@ -11,9 +9,8 @@ namespace cnnb::cublas {
 void dense_fwd_gemm(const ExecCtx& ctx, const DenseFwdArgs& a) {
   const char* kernel = "dense_fwd/cublas/gemm";
   try {
-    CudaCtx& cu = cuda::cuda_of(ctx, kernel);
-    sgemm(cu, lowering::dense_fwd(a.g), a.w, a.x, a.y);
-    if (a.bias) add_bias(ctx, a.y, a.bias, a.g.n, a.g.out, 1);
+    CublasExec ex(kernel, ctx);
+    dense_fwd_gemm_on(ex, a);
   } catch (...) {
     cuda::rethrow_in(kernel);
   }
@@ -22,10 +19,8 @@ void dense_fwd_gemm(const ExecCtx& ctx, const DenseFwdArgs& a) {
 void dense_bwd_gemm(const ExecCtx& ctx, const DenseBwdArgs& a) {
   const char* kernel = "dense_bwd/cublas/gemm";
   try {
-    CudaCtx& cu = cuda::cuda_of(ctx, kernel);
-    if (a.dx) sgemm(cu, lowering::dense_bwd_data(a.g), a.w, a.dy, a.dx);  // null for a first layer
-    sgemm(cu, lowering::dense_bwd_weights(a.g), a.x, a.dy, a.dw);
-    if (a.dbias) bias_grad(ctx, a.dy, a.dbias, a.g.n, a.g.out, 1);
+    CublasExec ex(kernel, ctx);
+    dense_bwd_gemm_on(ex, a);
   } catch (...) {
     cuda::rethrow_in(kernel);
   }

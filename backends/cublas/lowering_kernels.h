@@ -1,24 +1,20 @@
 #pragma once
-// cuda-gemm's own kernels (lowering_kernels.cu), launched on the replica's stream and checked; their
-// per-thread bodies are in lowering_bodies.h. Plain C++ header: the .cpp files that issue the cuBLAS
-// calls include it.
+// cuda-gemm's own kernels (lowering_kernels.cu), launched on the replica's stream with its device
+// current, and checked; what their threads do is lowering_bodies.h's functors. Plain C++ header: the
+// .cpp files that issue the cuBLAS calls include it.
 #include <cstdint>
 
-#include "backends/lowering.h"
+#include "backends/cublas/lowering_bodies.h"
 #include "core/exec_ctx.h"
 
 namespace cnnb::cublas {
 
-// cols = the column matrices of images x[0 .. images) (each [c x h x w]), one after another.
-void im2col_images(const ExecCtx& ctx, const lowering::ConvIdx& g, const float* x, int images, float* cols);
+// f(e) for every e in [0, n), one thread per element.
+void launch_grid(const ExecCtx& ctx, int64_t n, const Im2colChunk& f);
+void launch_grid(const ExecCtx& ctx, int64_t n, const Col2imChunk& f);
+void launch_grid(const ExecCtx& ctx, int64_t n, const AddBias& f);
 
-// dx[0 .. images) = col2im of the images' column gradients, overwriting.
-void col2im_images(const ExecCtx& ctx, const lowering::ConvIdx& g, const float* cols, int images, float* dx);
-
-// y [n x k x pq] += bias[k] per channel.
-void add_bias(const ExecCtx& ctx, float* y, const float* bias, int n, int k, int64_t pq);
-
-// dbias[k] = sum of dy [n x k x pq] over n and pq, overwriting; deterministic (fixed-order block reduction).
-void bias_grad(const ExecCtx& ctx, const float* dy, float* dbias, int n, int k, int64_t pq);
+// One block of BiasGrad::kLanes threads per channel for channels [0, count).
+void launch_blocks(const ExecCtx& ctx, int count, const BiasGrad& f);
 
 }  // namespace cnnb::cublas

@@ -29,10 +29,18 @@ std::string invalid_reason(const SgemmArgs& a) {
   return {};
 }
 
-void sgemm(CudaCtx& cuda, const lowering::GemmCall& g, const float* a, const float* b, float* c) {
+SgemmArgs checked_sgemm_args(const lowering::GemmCall& g) {
   const SgemmArgs s = sgemm_args(g);
   if (const std::string why = invalid_reason(s); !why.empty()) fail("cublasSgemm arguments refused before the call: {}", why);
-  CNNB_CUBLAS_CHECK(cublasSgemm(cuda.cublas(), s.transa, s.transb, s.m, s.n, s.k, &s.alpha, a, s.lda, b, s.ldb,
+  return s;
+}
+
+void sgemm(CudaCtx& cu, const lowering::GemmCall& g, const float* a, const float* b, float* c) {
+  const SgemmArgs s = checked_sgemm_args(g);
+  cublasHandle_t h = cu.cublas();
+  // The handle belongs to the replica's device, which the calling thread need not have current.
+  const cuda::ScopedDevice on(cu.device);
+  CNNB_CUBLAS_CHECK(cublasSgemm(h, s.transa, s.transb, s.m, s.n, s.k, &s.alpha, a, s.lda, b, s.ldb,
                                 &s.beta, c, s.ldc));
 }
 

@@ -35,8 +35,11 @@ SgemmArgs sgemm_args(const lowering::GemmCall& g);
 // < max(1, n); ldc < max(1, m)). Zero sizes are legal for cuBLAS but never meant here, so refused too.
 std::string invalid_reason(const SgemmArgs& a);
 
-// C = alpha op(A) op(B) + beta C on the replica's stream with its cuBLAS handle. Throws before the call
-// on arguments cuBLAS would refuse, and on any cuBLAS error.
-void sgemm(CudaCtx& cuda, const lowering::GemmCall& g, const float* a, const float* b, float* c);
+// sgemm_args(g), or a throw naming invalid_reason when cuBLAS would refuse them.
+SgemmArgs checked_sgemm_args(const lowering::GemmCall& g);
+
+// C = alpha op(A) op(B) + beta C on the replica's stream with its cuBLAS handle, the replica's device
+// current for the call. Throws before the call on arguments cuBLAS would refuse, and on any cuBLAS error.
+void sgemm(CudaCtx& cu, const lowering::GemmCall& g, const float* a, const float* b, float* c);
 
 }  // namespace cnnb::cublas

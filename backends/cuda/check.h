@@ -6,7 +6,8 @@
 
 namespace cnnb::cuda {
 
-// Throws cnnb::Error: "<call text> failed: <cudaErrorName> (<cudaErrorString>) at file:line".
+// Throws cnnb::Error: "<call text> failed: <cudaErrorName> (<cudaErrorString>) at file:line", followed
+// for a sticky error (is_sticky_cuda_error, backends/context_health.h) by a note that the context is lost.
 [[noreturn]] void throw_cuda_error(cudaError_t err, const char* what, const char* file, int line);
 
 }  // namespace cnnb::cuda

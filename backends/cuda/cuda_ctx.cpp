@@ -1,6 +1,7 @@
 #include "backends/cuda/cuda_ctx.h"
 
 #include <cublas_v2.h>
+#include <cuda.h>
 
 #include <cstdint>
 #include <exception>
@@ -187,18 +188,43 @@ size_t workspace_growth(size_t have, size_t need) {
   return (need + kMiB - 1) / kMiB * kMiB;
 }
 
-// Never throws: also used in destructors and Device::free.
-ScopedDevice::ScopedDevice(int device) noexcept {
-  if (cudaGetDevice(&previous_) != cudaSuccess) previous_ = -1;
-  if (previous_ != device) switched_ = cudaSetDevice(device) == cudaSuccess;
-  // A failed call here shows up again in the caller's next checked call; it must not linger in
-  // the last-error slot where CNNB_CUDA_CHECK_LAUNCH would blame a kernel launch for it.
-  (void)cudaGetLastError();
+namespace {
+
+using CtxGetCurrent = CUresult (*)(CUcontext*);
+
+// cuCtxGetCurrent through the runtime's driver entry point, so that cnnbench need not link libcuda;
+// null when the driver does not offer it.
+CtxGetCurrent ctx_get_current() noexcept {
+  static const CtxGetCurrent fn = [] {
+    void* p = nullptr;
+    cudaDriverEntryPointQueryResult status = cudaDriverEntryPointSymbolNotFound;
+    if (cudaGetDriverEntryPointByVersion("cuCtxGetCurrent", &p, 12000, cudaEnableDefault, &status) != cudaSuccess ||
+        status != cudaDriverEntryPointSuccess) {
+      (void)cudaGetLastError();
+      return CtxGetCurrent{};
+    }
+    return reinterpret_cast<CtxGetCurrent>(p);
+  }();
+  return fn;
 }
 
-ScopedDevice::~ScopedDevice() {
-  if (switched_ && previous_ >= 0) (void)cudaSetDevice(previous_);
+// Whether the calling thread has a context: one that has none is told device 0 by cudaGetDevice, and
+// setting that 0 back would create a context on GPU 0 (cudaSetDevice initialises the primary context) in
+// a thread that never used it, such as the prefetch loader or another MPI rank's set-up.
+bool context_current() noexcept {
+  const CtxGetCurrent fn = ctx_get_current();
+  if (!fn) return true;  // cannot tell: restore as the runtime reports
+  CUcontext c = nullptr;
+  return fn(&c) == CUDA_SUCCESS && c != nullptr;
 }
+
+}  // namespace
+
+bool RuntimeDevice::get(int* device) const noexcept {
+  return context_current() && cudaGetDevice(device) == cudaSuccess;
+}
+bool RuntimeDevice::set(int device) const noexcept { return cudaSetDevice(device) == cudaSuccess; }
+void RuntimeDevice::clear_error() const noexcept { (void)cudaGetLastError(); }
 
 }  // namespace cuda
 }  // namespace cnnb

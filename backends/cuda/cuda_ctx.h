@@ -64,8 +64,8 @@ struct CudaCtx {
 
 namespace cuda {
 
-// The stream a CUDA kernel launches on; throws when the kernel was handed a CPU ExecCtx.
-// Launches go to the calling thread's current device, which must be ctx.device.
+// The stream a CUDA kernel launches on; throws when the kernel was handed a CPU ExecCtx. A launch on it
+// must have ctx.device current (launch.cuh's launchers guard it with a ScopedDevice).
 cudaStream_t stream_of(const ExecCtx& ctx, const char* kernel);
 
 // The CudaCtx of a CUDA ExecCtx (for the library backends); throws like stream_of.
@@ -80,19 +80,45 @@ CudaCtx& cuda_of(const ExecCtx& ctx, const char* kernel);
 // (so a sequence of slightly larger requests does not reallocate every time).
 size_t workspace_growth(size_t have, size_t need);
 
-// Makes `device` current for the guard's lifetime and restores the previous one afterwards, so a
-// Device can be driven from any thread.
-class ScopedDevice {
+// The three runtime calls a device guard needs, apart so the host tests can drive BasicScopedDevice
+// with a fake device. Each returns whether the call succeeded.
+struct RuntimeDevice {
+  bool get(int* device) const noexcept;  // cudaGetDevice; false when the thread has no context yet
+  bool set(int device) const noexcept;   // cudaSetDevice
+  // A failed get or set must not linger in the last-error slot, where CNNB_CUDA_CHECK_LAUNCH would blame
+  // a kernel launch for it; the failure shows up again in the caller's next checked call.
+  void clear_error() const noexcept;     // cudaGetLastError
+};
+
+// Makes `device` current for the guard's lifetime, then restores the caller's device whatever the code
+// inside switched to (so a Device can be driven from any thread, and a scope that calls cudaSetDevice
+// for other GPUs still hands its caller back the device it had). Cheap: one get and at most one set on
+// each side. Never throws: also used in destructors and Device::free.
+template <class Api>
+class BasicScopedDevice {
  public:
-  explicit ScopedDevice(int device) noexcept;
-  ~ScopedDevice();
-  ScopedDevice(const ScopedDevice&) = delete;
-  ScopedDevice& operator=(const ScopedDevice&) = delete;
+  explicit BasicScopedDevice(int device, Api api = Api()) noexcept : api_(api) {
+    if (!api_.get(&previous_)) {
+      previous_ = -1;
+      api_.clear_error();
+    }
+    if (previous_ != device && !api_.set(device)) api_.clear_error();
+  }
+  ~BasicScopedDevice() {
+    if (previous_ < 0) return;  // no device to go back to (no driver, or no device was ever current)
+    int now = -1;
+    if (api_.get(&now) && now == previous_) return;
+    if (!api_.set(previous_)) api_.clear_error();
+  }
+  BasicScopedDevice(const BasicScopedDevice&) = delete;
+  BasicScopedDevice& operator=(const BasicScopedDevice&) = delete;
 
  private:
+  Api api_;
   int previous_ = -1;
-  bool switched_ = false;
 };
+
+using ScopedDevice = BasicScopedDevice<RuntimeDevice>;
 
 }  // namespace cuda
 }  // namespace cnnb

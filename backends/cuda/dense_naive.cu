@@ -1,38 +1,16 @@
-// dense_fwd / dense_bwd, cuda/naive: one thread per element of y, dx, dw and dbias.
+// dense_fwd / dense_bwd, cuda/naive: one thread per element of y, dx, dw and dbias; launchers in
+// naive_launchers.h.
 #include "backends/cuda/launch.cuh"
-#include "backends/cuda/naive_bodies.h"
+#include "backends/cuda/naive_launchers.h"
 
 namespace cnnb::cuda {
 
-namespace {
-
-__global__ void dense_fwd_kernel(int64_t n, DenseFwdArgs a) {
-  for (int64_t i = grid_first(); i < n; i += grid_step()) a.y[i] = dense_fwd_at(a, i);
-}
-
-__global__ void dense_bwd_data_kernel(int64_t n, DenseBwdArgs a) {
-  for (int64_t i = grid_first(); i < n; i += grid_step()) a.dx[i] = dense_bwd_data_at(a, i);
-}
-
-__global__ void dense_bwd_filter_kernel(int64_t n, DenseBwdArgs a) {
-  for (int64_t i = grid_first(); i < n; i += grid_step()) a.dw[i] = dense_bwd_filter_at(a, i);
-}
-
-__global__ void dense_bwd_bias_kernel(int64_t n, DenseBwdArgs a) {
-  for (int64_t i = grid_first(); i < n; i += grid_step()) a.dbias[i] = dense_bwd_bias_at(a, int(i));
-}
-
-}  // namespace
-
 void dense_fwd_naive(const ExecCtx& ctx, const DenseFwdArgs& a) {
-  launch_grid(ctx, "dense_fwd/cuda/naive", dense_fwd_kernel, int64_t(a.g.n) * a.g.out, a);
+  dense_fwd_naive_on(DeviceGrid{ctx, "dense_fwd/cuda/naive"}, a);
 }
 
 void dense_bwd_naive(const ExecCtx& ctx, const DenseBwdArgs& a) {
-  const char* name = "dense_bwd/cuda/naive";
-  if (a.dx) launch_grid(ctx, name, dense_bwd_data_kernel, int64_t(a.g.n) * a.g.in, a);  // null for the first layer
-  launch_grid(ctx, name, dense_bwd_filter_kernel, int64_t(a.g.out) * a.g.in, a);
-  if (a.dbias) launch_grid(ctx, name, dense_bwd_bias_kernel, int64_t(a.g.out), a);
+  dense_bwd_naive_on(DeviceGrid{ctx, "dense_bwd/cuda/naive"}, a);
 }
 
 }  // namespace cnnb::cuda

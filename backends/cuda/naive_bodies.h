@@ -5,8 +5,9 @@
 // needs atomics: the backward ops gather (each dx / dw element sums over the outputs it fed), and
 // the results are the same run to run. Accumulation is plain float arithmetic in a fixed order
 // (optimizers use double: they are memory-bound and their inputs are not exact).
-// The kernels (backends/cuda/*_naive.cu) run these bodies in a grid-stride loop;
-// tests/test_cuda_twins.cpp runs them over the whole grid on the host against cpu-ref.
+// The kernels (backends/cuda/*_naive.cu) run these bodies in a grid-stride loop, through the
+// launchers of naive_launchers.h; tests/test_cuda_twins.cpp runs the same launchers with a host grid
+// against cpu-ref.
 // Semantics are backends/ops.h's: overwrite, never accumulate; pool ties go to the first maximum
 // in row-major window order; LRN is cuDNN's definition.
 // C++17, and it must compile with a plain C++ compiler.
@@ -319,5 +320,78 @@ CNNB_HD inline void adam_update_at(const AdamArgs& a, const AdamCoef& k, int64_t
   a.v[i] = float(v);
   a.param[i] = float(p - h.lr * (m / k.correction1) / (sqrt(v / k.correction2) + h.eps));
 }
+
+// ---- one functor per kernel: what thread i of its grid does (a DeviceGrid launches it, a HostGrid
+// loops over it; naive_launchers.h decides which run and over how many elements).
+
+struct ConvFwdY {
+  ConvFwdArgs a;
+  CNNB_HD void operator()(int64_t i) const { a.y[i] = conv_fwd_at(a, i); }
+};
+struct ConvBwdDataDx {
+  ConvBwdDataArgs a;
+  CNNB_HD void operator()(int64_t i) const { a.dx[i] = conv_bwd_data_at(a, i); }
+};
+struct ConvBwdFilterDw {
+  ConvBwdFilterArgs a;
+  CNNB_HD void operator()(int64_t i) const { a.dw[i] = conv_bwd_filter_at(a, i); }
+};
+struct ConvBwdFilterDbias {
+  ConvBwdFilterArgs a;
+  CNNB_HD void operator()(int64_t i) const { a.dbias[i] = conv_bwd_bias_at(a, int(i)); }
+};
+struct ReluFwdY {
+  ReluFwdArgs a;
+  CNNB_HD void operator()(int64_t i) const { a.y[i] = relu_fwd_at(a, i); }
+};
+struct ReluBwdDx {
+  ReluBwdArgs a;
+  CNNB_HD void operator()(int64_t i) const { a.dx[i] = relu_bwd_at(a, i); }
+};
+struct PoolFwdY {
+  PoolFwdArgs a;
+  CNNB_HD void operator()(int64_t i) const { a.y[i] = pool_fwd_at(a, i); }
+};
+struct PoolBwdDx {
+  PoolBwdArgs a;
+  CNNB_HD void operator()(int64_t i) const { a.dx[i] = pool_bwd_at(a, i); }
+};
+struct LrnFwdY {
+  LrnFwdArgs a;
+  CNNB_HD void operator()(int64_t i) const { a.y[i] = lrn_fwd_at(a, i); }
+};
+struct LrnBwdDx {
+  LrnBwdArgs a;
+  CNNB_HD void operator()(int64_t i) const { a.dx[i] = lrn_bwd_at(a, i); }
+};
+struct DenseFwdY {
+  DenseFwdArgs a;
+  CNNB_HD void operator()(int64_t i) const { a.y[i] = dense_fwd_at(a, i); }
+};
+struct DenseBwdDx {
+  DenseBwdArgs a;
+  CNNB_HD void operator()(int64_t i) const { a.dx[i] = dense_bwd_data_at(a, i); }
+};
+struct DenseBwdDw {
+  DenseBwdArgs a;
+  CNNB_HD void operator()(int64_t i) const { a.dw[i] = dense_bwd_filter_at(a, i); }
+};
+struct DenseBwdDbias {
+  DenseBwdArgs a;
+  CNNB_HD void operator()(int64_t i) const { a.dbias[i] = dense_bwd_bias_at(a, int(i)); }
+};
+struct SoftmaxXentRows {
+  SoftmaxXentArgs a;
+  CNNB_HD void operator()(int64_t i) const { softmax_xent_row(a, int(i)); }
+};
+struct SgdStep {
+  SgdArgs a;
+  CNNB_HD void operator()(int64_t i) const { sgd_update_at(a, i); }
+};
+struct AdamStep {
+  AdamArgs a;
+  AdamCoef k;
+  CNNB_HD void operator()(int64_t i) const { adam_update_at(a, k, i); }
+};
 
 }  // namespace cnnb::cuda

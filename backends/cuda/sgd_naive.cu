@@ -1,22 +1,11 @@
-// sgd_update, cuda/naive: one thread per parameter, in place.
+// sgd_update, cuda/naive: one thread per parameter, in place; launcher in naive_launchers.h.
 #include "backends/cuda/launch.cuh"
-#include "backends/cuda/naive_bodies.h"
-#include "core/error.h"
+#include "backends/cuda/naive_launchers.h"
 
 namespace cnnb::cuda {
 
-namespace {
-
-__global__ void sgd_update_kernel(int64_t n, SgdArgs a) {
-  for (int64_t i = grid_first(); i < n; i += grid_step()) sgd_update_at(a, i);
-}
-
-}  // namespace
-
 void sgd_update_naive(const ExecCtx& ctx, const SgdArgs& a) {
-  CNNB_CHECK(a.velocity || a.h.momentum == 0.0, "sgd_update/cuda/naive: momentum {} needs a velocity buffer, got none",
-             a.h.momentum);
-  launch_grid(ctx, "sgd_update/cuda/naive", sgd_update_kernel, a.n, a);
+  sgd_update_naive_on(DeviceGrid{ctx, "sgd_update/cuda/naive"}, a);
 }
 
 }  // namespace cnnb::cuda

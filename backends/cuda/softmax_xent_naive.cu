@@ -1,20 +1,13 @@
 // softmax_xent, cuda/naive: one thread per sample computes its loss and its row of dlogits.
 // Rows are short (the class count), so a thread per row is enough for a naive kernel.
+// Launcher in naive_launchers.h.
 #include "backends/cuda/launch.cuh"
-#include "backends/cuda/naive_bodies.h"
+#include "backends/cuda/naive_launchers.h"
 
 namespace cnnb::cuda {
 
-namespace {
-
-__global__ void softmax_xent_kernel(int64_t n, SoftmaxXentArgs a) {
-  for (int64_t i = grid_first(); i < n; i += grid_step()) softmax_xent_row(a, int(i));
-}
-
-}  // namespace
-
 void softmax_xent_naive(const ExecCtx& ctx, const SoftmaxXentArgs& a) {
-  launch_grid(ctx, "softmax_xent/cuda/naive", softmax_xent_kernel, int64_t(a.n), a);
+  softmax_xent_naive_on(DeviceGrid{ctx, "softmax_xent/cuda/naive"}, a);
 }
 
 }  // namespace cnnb::cuda

@@ -23,9 +23,8 @@ struct Prepared {
   void* workspace;
 };
 
-Prepared prepare(const ExecCtx& ctx, const ConvGeom& g, const char* kernel) {
-  cuda::check_geometry(g, kernel);
-  CudaCtx& cu = cuda::cuda_of(ctx, kernel);
+// The caller holds a guard on cu's device: choosing the algorithms runs cuDNN on the handle too.
+Prepared prepare(CudaCtx& cu, const ConvGeom& g, const char* kernel) {
   cudnnHandle_t h = cu.cudnn();
   const ConvPlan& plan = cu.cudnn_plans().conv(h, g, kernel);
   return {h, plan, cu.workspace(plan.workspace)};
@@ -36,7 +35,10 @@ Prepared prepare(const ExecCtx& ctx, const ConvGeom& g, const char* kernel) {
 void conv_fwd_cudnn(const ExecCtx& ctx, const ConvFwdArgs& a) {
   const char* kernel = "conv_fwd/cudnn/cudnn";
   try {
-    const Prepared p = prepare(ctx, a.g, kernel);
+    cuda::check_geometry(a.g, kernel);
+    CudaCtx& cu = cuda::cuda_of(ctx, kernel);
+    const cuda::ScopedDevice on(cu.device);  // the handle's device, whatever the calling thread has current
+    const Prepared p = prepare(cu, a.g, kernel);
     CNNB_CUDNN_CHECK(cudnnConvolutionForward(p.h, &kOne, p.plan.x.get(), a.x, p.plan.w.get(), a.w, p.plan.conv.get(),
                                              p.plan.fwd, p.workspace, p.plan.workspace, &kZero, p.plan.y.get(), a.y));
     // y += bias broadcast over n, p, q (beta 1 keeps the convolution's result).
@@ -49,7 +51,10 @@ void conv_fwd_cudnn(const ExecCtx& ctx, const ConvFwdArgs& a) {
 void conv_bwd_data_cudnn(const ExecCtx& ctx, const ConvBwdDataArgs& a) {
   const char* kernel = "conv_bwd_data/cudnn/cudnn";
   try {
-    const Prepared p = prepare(ctx, a.g, kernel);
+    cuda::check_geometry(a.g, kernel);
+    CudaCtx& cu = cuda::cuda_of(ctx, kernel);
+    const cuda::ScopedDevice on(cu.device);  // the handle's device, whatever the calling thread has current
+    const Prepared p = prepare(cu, a.g, kernel);
     CNNB_CUDNN_CHECK(cudnnConvolutionBackwardData(p.h, &kOne, p.plan.w.get(), a.w, p.plan.y.get(), a.dy,
                                                   p.plan.conv.get(), p.plan.bwd_data, p.workspace, p.plan.workspace,
                                                   &kZero, p.plan.x.get(), a.dx));
@@ -61,7 +66,10 @@ void conv_bwd_data_cudnn(const ExecCtx& ctx, const ConvBwdDataArgs& a) {
 void conv_bwd_filter_cudnn(const ExecCtx& ctx, const ConvBwdFilterArgs& a) {
   const char* kernel = "conv_bwd_filter/cudnn/cudnn";
   try {
-    const Prepared p = prepare(ctx, a.g, kernel);
+    cuda::check_geometry(a.g, kernel);
+    CudaCtx& cu = cuda::cuda_of(ctx, kernel);
+    const cuda::ScopedDevice on(cu.device);  // the handle's device, whatever the calling thread has current
+    const Prepared p = prepare(cu, a.g, kernel);
     CNNB_CUDNN_CHECK(cudnnConvolutionBackwardFilter(p.h, &kOne, p.plan.x.get(), a.x, p.plan.y.get(), a.dy,
                                                     p.plan.conv.get(), p.plan.bwd_filter, p.workspace,
                                                     p.plan.workspace, &kZero, p.plan.w.get(), a.dw));

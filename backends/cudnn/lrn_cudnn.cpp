@@ -27,6 +27,7 @@ void lrn_fwd_cudnn(const ExecCtx& ctx, const LrnFwdArgs& a) {
   try {
     check_lrn(a.g, kernel);
     CudaCtx& cu = cuda::cuda_of(ctx, kernel);
+    const cuda::ScopedDevice on(cu.device);  // the handle's device, whatever the calling thread has current
     const LrnPlan& plan = cu.cudnn_plans().lrn(a.g, kernel);
     CNNB_CUDNN_CHECK(cudnnLRNCrossChannelForward(cu.cudnn(), plan.lrn.get(), CUDNN_LRN_CROSS_CHANNEL_DIM1, &kOne,
                                                  plan.x.get(), a.x, &kZero, plan.x.get(), a.y));
@@ -40,6 +41,7 @@ void lrn_bwd_cudnn(const ExecCtx& ctx, const LrnBwdArgs& a) {
   try {
     check_lrn(a.g, kernel);
     CudaCtx& cu = cuda::cuda_of(ctx, kernel);
+    const cuda::ScopedDevice on(cu.device);  // the handle's device, whatever the calling thread has current
     const LrnPlan& plan = cu.cudnn_plans().lrn(a.g, kernel);
     // Argument order (cudnn_ops.h): y, dy, x, then dx; every tensor has x's shape.
     CNNB_CUDNN_CHECK(cudnnLRNCrossChannelBackward(cu.cudnn(), plan.lrn.get(), CUDNN_LRN_CROSS_CHANNEL_DIM1, &kOne,

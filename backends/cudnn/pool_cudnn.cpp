@@ -22,6 +22,7 @@ void pool_fwd_cudnn(const ExecCtx& ctx, const PoolFwdArgs& a) {
   try {
     cuda::check_geometry(a.g, kernel);
     CudaCtx& cu = cuda::cuda_of(ctx, kernel);
+    const cuda::ScopedDevice on(cu.device);  // the handle's device, whatever the calling thread has current
     const PoolPlan& plan = cu.cudnn_plans().pool(a.g, kernel);
     CNNB_CUDNN_CHECK(cudnnPoolingForward(cu.cudnn(), plan.pool.get(), &kOne, plan.x.get(), a.x, &kZero, plan.y.get(), a.y));
   } catch (...) {
@@ -34,6 +35,7 @@ void pool_bwd_cudnn(const ExecCtx& ctx, const PoolBwdArgs& a) {
   try {
     cuda::check_geometry(a.g, kernel);
     CudaCtx& cu = cuda::cuda_of(ctx, kernel);
+    const cuda::ScopedDevice on(cu.device);  // the handle's device, whatever the calling thread has current
     const PoolPlan& plan = cu.cudnn_plans().pool(a.g, kernel);
     // cuDNN finds the maxima again from x and y (the forward's input and output): both must be intact.
     CNNB_CUDNN_CHECK(cudnnPoolingBackward(cu.cudnn(), plan.pool.get(), &kOne, plan.y.get(), a.y, plan.y.get(), a.dy,

@@ -18,6 +18,7 @@ void softmax_xent_cudnn(const ExecCtx& ctx, const SoftmaxXentArgs& a) {
     CNNB_CHECK(a.n > 0 && a.classes > 0, "bad geometry n={} classes={}", a.n, a.classes);
     CudaCtx& cu = cuda::cuda_of(ctx, kernel);
     if (!a.loss && !a.dlogits) return;
+    const cuda::ScopedDevice on(cu.device);  // the handle's device, whatever the calling thread has current
     const SoftmaxPlan& plan = cu.cudnn_plans().softmax(a.n, a.classes);
     float* logp = static_cast<float*>(cu.workspace(size_t(a.n) * size_t(a.classes) * sizeof(float)));
     const float one = 1.0f, zero = 0.0f;
