@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -20,8 +21,8 @@ bool parse_int(std::string_view text, int& v) {
   return ec == std::errc() && end == text.data() + text.size();
 }
 
-int visible_gpus(std::string_view spec) {
-  const int n = cuda_device_count();
+int visible_gpus(std::string_view spec, const std::function<int()>& count) {
+  const int n = count();
   if (n == 0)
     fail_input("--devices {}: no CUDA device is visible{}", spec,
 #if CNNB_HAVE_CUDA
@@ -33,7 +34,33 @@ int visible_gpus(std::string_view spec) {
   return n;
 }
 
+std::vector<int> parse_ordinals(std::string_view spec, std::string_view list, const std::function<int()>& count) {
+  std::vector<int> ids;
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    const size_t comma = std::min(list.find(',', pos), list.size());
+    int id = -1;
+    if (!parse_int(list.substr(pos, comma - pos), id) || id < 0)
+      fail_input("--devices '{}': '{}' is not a GPU ordinal (an integer >= 0); {}", spec, list.substr(pos, comma - pos),
+                 kForms);
+    // Bounded before it is stored: a typo must not become thousands of replicas.
+    if (std::count(ids.begin(), ids.end(), id) == kMaxReplicasPerGpu)
+      fail_input("--devices {}: gpu {} is listed more than {} times; each listing is one replica on that GPU", spec, id,
+                 kMaxReplicasPerGpu);
+    ids.push_back(id);
+    pos = comma + 1;
+  }
+  const int n = visible_gpus(spec, count);
+  const int highest = *std::max_element(ids.begin(), ids.end());
+  if (highest >= n)
+    fail_input("--devices {}: gpu {} does not exist, only {} GPU{} visible: more replicas than devices", spec, highest, n,
+               n == 1 ? " is" : "s are");
+  return ids;
+}
+
 }  // namespace
+
+int DeviceList::distinct() const { return int(std::set<int>(ids.begin(), ids.end()).size()); }
 
 std::string DeviceList::str() const {
   if (kind == DeviceKind::cpu) return fmt::format("cpu:{}", ids.size());
@@ -41,11 +68,16 @@ std::string DeviceList::str() const {
 }
 
 DeviceList parse_devices(std::string_view spec, DeviceKind backend_kind, int local_rank) {
+  return parse_devices(spec, backend_kind, local_rank, cuda_device_count);
+}
+
+DeviceList parse_devices(std::string_view spec, DeviceKind backend_kind, int local_rank,
+                         const std::function<int()>& gpu_count) {
   DeviceList d;
   if (spec.empty()) {
     d.kind = backend_kind;
     d.ids = {0};
-    if (d.kind == DeviceKind::cuda) visible_gpus("gpu:0 (the default for a GPU backend)");
+    if (d.kind == DeviceKind::cuda) visible_gpus("gpu:0 (the default for a GPU backend)", gpu_count);
     return d;
   }
   const auto colon = spec.find(':');
@@ -62,31 +94,15 @@ DeviceList parse_devices(std::string_view spec, DeviceKind backend_kind, int loc
   } else if (kind == "gpu") {
     d.kind = DeviceKind::cuda;
     if (rest == "all") {
-      for (int i = 0, n = visible_gpus(spec); i < n; ++i) d.ids.push_back(i);
+      for (int i = 0, n = visible_gpus(spec, gpu_count); i < n; ++i) d.ids.push_back(i);
     } else if (rest == "local") {
-      const int n = visible_gpus(spec);
+      const int n = visible_gpus(spec, gpu_count);
       if (local_rank >= n)
         fail_input("--devices gpu:local: this is process {} on its host but only {} GPUs are visible: more replicas "
                    "than devices", local_rank, n);
       d.ids = {local_rank};
     } else {
-      size_t pos = 0;
-      while (pos <= rest.size()) {
-        const size_t comma = std::min(rest.find(',', pos), rest.size());
-        int id = -1;
-        if (!parse_int(rest.substr(pos, comma - pos), id) || id < 0)
-          fail_input("--devices '{}': '{}' is not a GPU ordinal (an integer >= 0); {}", spec, rest.substr(pos, comma - pos),
-                     kForms);
-        if (std::find(d.ids.begin(), d.ids.end(), id) != d.ids.end())
-          fail_input("--devices {}: gpu {} is listed twice (one replica per GPU)", spec, id);
-        d.ids.push_back(id);
-        pos = comma + 1;
-      }
-      const int n = visible_gpus(spec);
-      const int highest = *std::max_element(d.ids.begin(), d.ids.end());
-      if (highest >= n)
-        fail_input("--devices {}: gpu {} does not exist, only {} GPU{} visible: more replicas than devices", spec, highest,
-                   n, n == 1 ? " is" : "s are");
+      d.ids = parse_ordinals(spec, rest, gpu_count);
     }
   } else {
     fail_input("--devices '{}': unknown device kind '{}'; {}", spec, kind, kForms);

@@ -10,6 +10,7 @@
 
 #include "datasets/dataset.h"
 #include "strategies/comm/communicator.h"
+#include "strategies/comm/route.h"
 #include "strategies/replica.h"
 #include "strategies/step_times.h"
 
@@ -48,15 +49,19 @@ void check_options_apply(std::string_view strategy, const StrategyOptions& o, bo
 
 struct StrategyInfo {
   std::string_view name, description;
+  ExchangePath exchange;
 };
 std::vector<StrategyInfo> strategy_infos();
+// The declaration of strategy `name`; InputError listing the valid names for an unknown one.
+StrategyInfo strategy_info(std::string_view name);
 
 // Throws InputError for an unknown name (listing the valid ones) or options the strategy cannot take.
 std::unique_ptr<Strategy> make_strategy(std::string_view name, const StrategyOptions& options = {});
 // Checks the name only, for early validation: InputError listing the valid names.
 void check_strategy_name(std::string_view name);
 
-#define STRATEGY(id, name, description) std::unique_ptr<Strategy> make_##id##_strategy(const StrategyOptions& options);
+#define STRATEGY(id, name, exchange, description) \
+  std::unique_ptr<Strategy> make_##id##_strategy(const StrategyOptions& options);
 #include "strategies/strategies.def"
 
 }  // namespace cnnb

@@ -44,7 +44,8 @@ struct StrategyRun {
   }();
   StrategyOptions options;
   std::string backend = "cpu-ref";
-  DeviceKind devices = DeviceKind::cpu;  // cuda: GPUs 0..local_replicas-1 (tests/gpu/)
+  DeviceKind devices = DeviceKind::cpu;  // cuda: GPUs 0..local_replicas-1 unless `gpus` says otherwise (tests/gpu/)
+  std::vector<int> gpus;                 // cuda: each local replica's GPU ordinal; {0, 0} = two replicas on GPU 0
   CommKind comm = CommKind::threads;
   // The global batch of step s (image indices); default: consecutive slices of epoch 1's permutation.
   std::function<std::vector<int64_t>(int s)> batch_of;
@@ -63,6 +64,8 @@ inline RunOutput run_strategy(const StrategyRun& run, ProcessGroup& pg) {
   DeviceList devices;
   devices.kind = run.devices;
   for (int i = 0; i < run.local_replicas; ++i) devices.ids.push_back(i);
+  if (run.devices == DeviceKind::cuda && !run.gpus.empty()) devices.ids = run.gpus;
+  EXPECT_EQ(devices.count(), run.local_replicas) << "StrategyRun::gpus must name one GPU per local replica";
   const int world = pg.size() * run.local_replicas;
   ReplicaSet rs(ReplicaSetup{plan, resolve_backend(run.backend), run.opt, devices, 1, run.batch / world,
                              pg.rank() * run.local_replicas, kStrategySeed});

@@ -620,7 +620,6 @@ TEST(StrategyConfig, BadInputNamesTheFlag) {
   EXPECT_THAT(input_error([] { plan_of(parallel_config("allreduce", "cpu")); }), HasSubstr("expected cpu:R"));
   EXPECT_THAT(input_error([] { plan_of(parallel_config("allreduce", "gpu:0,x")); }),
               HasSubstr("'x' is not a GPU ordinal"));
-  EXPECT_THAT(input_error([] { plan_of(parallel_config("allreduce", "gpu:1,1")); }), HasSubstr("gpu 1 is listed twice"));
   if (cuda_device_count() == 0) {
     EXPECT_THAT(input_error([] { plan_of(parallel_config("allreduce", "gpu:0,1")); }),
                 HasSubstr("--devices gpu:0,1: no CUDA device is visible"));
@@ -652,6 +651,46 @@ TEST(StrategyConfig, BadInputNamesTheFlag) {
 #endif
 }
 
+// --devices with a made-up number of visible GPUs: what a one-GPU or two-GPU machine accepts.
+TEST(DeviceParsing, AnOrdinalListedKTimesIsKReplicasOnThatGpu) {
+  int asked = 0;
+  const auto gpus = [&asked](int n) {
+    return std::function<int()>([&asked, n] {
+      ++asked;
+      return n;
+    });
+  };
+  const DeviceList two = parse_devices("gpu:0,0", DeviceKind::cuda, 0, gpus(1));
+  EXPECT_EQ(two.ids, (std::vector<int>{0, 0}));
+  EXPECT_EQ(two.count(), 2);
+  EXPECT_EQ(two.distinct(), 1);
+  EXPECT_EQ(two.str(), "gpu:0,0");
+  const DeviceList mixed = parse_devices("gpu:1,0,1", DeviceKind::cuda, 0, gpus(2));
+  EXPECT_EQ(mixed.ids, (std::vector<int>{1, 0, 1}));
+  EXPECT_EQ(mixed.distinct(), 2);
+  EXPECT_EQ(parse_devices("gpu:all", DeviceKind::cuda, 0, gpus(3)).ids, (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(parse_devices("gpu:local", DeviceKind::cuda, 1, gpus(2)).ids, (std::vector<int>{1}));
+  EXPECT_EQ(parse_devices("gpu:0,0,0,0,0,0,0,0", DeviceKind::cuda, 0, gpus(1)).count(), kMaxReplicasPerGpu);
+  // CPU specs never ask CUDA (it costs a driver initialisation).
+  asked = 0;
+  const DeviceList cpu = parse_devices("cpu:3", DeviceKind::cpu, 0, gpus(1));
+  EXPECT_EQ(cpu.distinct(), 3);
+  EXPECT_EQ(asked, 0);
+
+  EXPECT_THAT(input_error([&] { parse_devices("gpu:0,0,0,0,0,0,0,0,0", DeviceKind::cuda, 0, gpus(1)); }),
+              HasSubstr("--devices gpu:0,0,0,0,0,0,0,0,0: gpu 0 is listed more than 8 times"));
+  EXPECT_THAT(input_error([&] { parse_devices("gpu:0,0", DeviceKind::cuda, 0, gpus(0)); }),
+              HasSubstr("--devices gpu:0,0: no CUDA device is visible"));
+  EXPECT_THAT(input_error([&] { parse_devices("gpu:0,1,1", DeviceKind::cuda, 0, gpus(1)); }),
+              HasSubstr("--devices gpu:0,1,1: gpu 1 does not exist, only 1 GPU is visible"));
+  EXPECT_THAT(input_error([&] { parse_devices("gpu:local", DeviceKind::cuda, 2, gpus(2)); }),
+              HasSubstr("this is process 2 on its host but only 2 GPUs are visible"));
+  EXPECT_THAT(input_error([&] { parse_devices("gpu:0,,1", DeviceKind::cuda, 0, gpus(2)); }),
+              HasSubstr("'' is not a GPU ordinal"));
+  EXPECT_THAT(input_error([&] { parse_devices("gpu:0,0", DeviceKind::cpu, 0, gpus(1)); }),
+              HasSubstr("--devices gpu:0,0 names GPU devices but the backend runs on the CPU"));
+}
+
 // ---- through the CLI: the run record and the messages
 
 const std::string kQuick = "train --dataset synthetic:n=192,shape=1x10x10,classes=4,test=32 "
@@ -672,6 +711,8 @@ TEST(StrategiesCli, AllreduceRunRecordHasReplicasAndExchange) {
   EXPECT_EQ(j["config"]["processes"], 1);
   EXPECT_EQ(j["config"]["comm"], "threads");
   const auto& x = j["timing"]["exchange"];
+  EXPECT_EQ(x["communicator"], "threads");
+  EXPECT_THAT(x["busbw_basis"].get<std::string>(), HasSubstr("nccl-tests"));
   const double bytes = j["model"]["params"].get<double>() * 4;
   EXPECT_EQ(x["bytes_per_step"].get<double>(), bytes);
   EXPECT_EQ(x["bytes_per_exchange"].get<double>(), bytes);
@@ -686,6 +727,21 @@ TEST(StrategiesCli, AllreduceRunRecordHasReplicasAndExchange) {
   EXPECT_GE(x["busy_ms"]["median"].get<double>(), x["exchange_ms"]["median"].get<double>());
   EXPECT_GE(x["hidden_share"].get<double>(), 0);
   EXPECT_LT(x["hidden_share"].get<double>(), 1);
+}
+
+// tower averages on the host whatever the communicator: the record names that path, not the communicator.
+TEST(StrategiesCli, TowerRecordNamesHostStaging) {
+  test::TempDir dir;
+  const auto out = dir / "run.json";
+  const auto r = test::run_cli(fmt::format("{} --strategy tower --devices cpu:2 --out '{}'", kQuick, out.string()));
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  std::ifstream in(out);
+  const auto j = nlohmann::json::parse(in);
+  EXPECT_EQ(j["config"]["comm"], "threads");
+  const auto& x = j["timing"]["exchange"];
+  EXPECT_EQ(x["communicator"], "host staging + threads");
+  EXPECT_THAT(x["busbw_basis"].get<std::string>(), HasSubstr("host staging"));
+  EXPECT_GT(x["busbw_gbps"].get<double>(), 0);
 }
 
 TEST(StrategiesCli, SingleRecordKeepsItsShape) {
@@ -779,6 +835,7 @@ TEST(StrategiesCli, MpirunTwoRanksRankZeroAloneWrites) {
   EXPECT_EQ(j["config"]["replicas"], 4);
   EXPECT_EQ(j["config"]["processes"], 2);
   EXPECT_EQ(j["config"]["comm"], "mpi");
+  EXPECT_EQ(j["timing"]["exchange"]["communicator"], "mpi");
   EXPECT_EQ(j["timing"]["exchange"]["process_group"], "mpi (2 processes)");
 }
 #endif

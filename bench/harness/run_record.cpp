@@ -14,12 +14,10 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
+#include "backends/cuda_environment.h"
 #include "bench/harness/stats.h"
 #include "strategies/comm/process_group.h"
 
-#if CNNB_HAVE_CUDA
-#include "backends/cuda/device_query.h"
-#endif
 #if CNNB_HAVE_ONEDNN
 #include <oneapi/dnnl/dnnl.h>
 #endif
@@ -104,11 +102,8 @@ nlohmann::json environment_json() {
                       {"OPENBLAS_NUM_THREADS", env_or_unset("OPENBLAS_NUM_THREADS")},
                       {"OMP_NUM_THREADS", env_or_unset("OMP_NUM_THREADS")},
                       {"OMP_WAIT_POLICY", env_or_unset("OMP_WAIT_POLICY")}};
-#if CNNB_HAVE_CUDA
+  // Also in a CPU-only build: its nulls and reason say that no GPU could have run.
   env["cuda"] = cuda_environment_json();
-#else
-  env["cuda"] = nullptr;
-#endif
   return env;
 }
 
@@ -147,6 +142,7 @@ nlohmann::json run_record(const TrainResult& r, const Dataset& data) {
                  {"bucket_mb", c.bucket_mb},
                  {"pipeline", c.pipeline},
                  {"prefetch_depth", c.prefetch_depth},
+                 {"check_numerics", c.check_numerics},
                  {"threads", r.threads},
                  {"batch", c.batch},
                  {"epochs", c.epochs},
@@ -182,7 +178,7 @@ nlohmann::json run_record(const TrainResult& r, const Dataset& data) {
 
   // Step statistics exclude the warm-up steps; with too few steps, all are kept (and the count says so).
   const size_t skip = r.steps.size() > size_t(c.warmup_steps) ? size_t(c.warmup_steps) : 0;
-  std::vector<double> total, data_t, h2d, fwd, bwd, exch, upd;
+  std::vector<double> total, data_t, h2d, fwd, bwd, exch, upd, metrics, numerics;
   // Steps that exchanged (param-avg exchanges every k-th step only): their times and bandwidths.
   std::vector<double> exch_on, algbw, busbw, busy_on;
   double bytes = 0, exch_sum = 0, busy_sum = 0, busy_exposed = 0;
@@ -196,6 +192,8 @@ nlohmann::json run_record(const TrainResult& r, const Dataset& data) {
     bwd.push_back(s.backward);
     exch.push_back(s.exchange);
     upd.push_back(s.update);
+    metrics.push_back(s.metrics);
+    numerics.push_back(s.numerics);
     bytes += s.exchange_bytes;
     exch_sum += s.exchange;
     if (s.exchange_bytes > 0) {
@@ -219,7 +217,9 @@ nlohmann::json run_record(const TrainResult& r, const Dataset& data) {
   };
   // bytes: the size of the buffer each replica exchanges (nccl-tests' "size"); busbw = algbw * 2(N-1)/N.
   const nlohmann::json exchange = {
-      {"communicator", r.comm},
+      // The path the bytes took: tower and param-avg stage through the host whatever the communicator.
+      {"communicator", exchange_route(c.strategy, r.comm, r.processes)},
+      {"busbw_basis", busbw_basis(c.strategy)},
       {"process_group", r.process_group},
       {"calls_per_exchange", r.exchange_calls},
       {"steps_with_exchange", exch_on.size()},
@@ -231,7 +231,8 @@ nlohmann::json run_record(const TrainResult& r, const Dataset& data) {
       {"hidden_share", busy_sum > 0 ? 1.0 - busy_exposed / busy_sum : 0.0},
       {"algbw_gbps", median_or_null(algbw)},
       {"busbw_gbps", median_or_null(busbw)}};
-  j["timing"] = {{"steps_measured", total.size()},
+  j["timing"] = {{"mode", timing_mode_name(c.timing)},
+                 {"steps_measured", total.size()},
                  {"warmup_steps_excluded", skip},
                  {"step_ms", ms_stats(total)},
                  {"phases_ms",
@@ -240,7 +241,11 @@ nlohmann::json run_record(const TrainResult& r, const Dataset& data) {
                    {"forward", ms_stats(fwd)},
                    {"backward", ms_stats(bwd)},
                    {"exchange", ms_stats(exch)},
-                   {"update", ms_stats(upd)}}},
+                   {"update", ms_stats(upd)},
+                   {"metrics", ms_stats(metrics)},
+                   {"numerics", ms_stats(numerics)}}},
+                 // --check-numerics' output scan, outside `forward`; null without the flag.
+                 {"numerics_ms", c.check_numerics ? ms_stats(numerics) : nlohmann::json(nullptr)},
                  {"exchange", exchange},
                  {"images_per_second", measured > 0 ? double(total.size()) * c.batch / measured : 0.0},
                  {"train_seconds", r.train_seconds},
@@ -256,6 +261,17 @@ nlohmann::json run_record(const TrainResult& r, const Dataset& data) {
   j["peak_rss_mib"] = peak_rss_mib();
   // Planned once and reused every step, workspaces included.
   j["memory"] = {{"peak_host_rss_mib", j["peak_rss_mib"]}, {"replica_bytes", r.replica_memory}};
+  // The driver's view of the GPU beside the itemised figure (null on CPU replicas).
+  if (const auto& m = r.device_memory) {
+    j["memory"]["device"] = {{"total_bytes", m->total},
+                             {"used_bytes", m->used},
+                             {"used_at_start_bytes", m->used_at_start},
+                             {"used_delta_bytes", double(m->used) - double(m->used_at_start)}};
+    j["memory"]["pinned_host_bytes"] = r.pinned_host_memory;
+  } else {
+    j["memory"]["device"] = nullptr;
+    j["memory"]["pinned_host_bytes"] = nullptr;
+  }
   j["environment"] = environment_json();
   return j;
 }

@@ -20,6 +20,7 @@
 #include "core/network.h"
 #include "core/safetensors.h"
 #include "reports/tensorboard.h"
+#include "strategies/comm/route.h"
 #include "strategies/replica.h"
 
 namespace cnnb {
@@ -51,11 +52,12 @@ int launcher_world_size() {
 // with those of the rank whose step took longest. Collective: every rank calls it.
 void take_slowest_rank(ProcessGroup& pg, std::vector<StepTimes>& steps, size_t first) {
   if (pg.size() == 1) return;
-  constexpr size_t kFields = 8;
+  constexpr size_t kFields = 10;
   std::vector<double> mine;
   for (size_t i = first; i < steps.size(); ++i) {
     const StepTimes& t = steps[i];
-    mine.insert(mine.end(), {t.data, t.h2d, t.forward, t.backward, t.exchange, t.update, t.exchange_bytes, t.exchange_busy});
+    mine.insert(mine.end(), {t.data, t.h2d, t.forward, t.backward, t.exchange, t.update, t.exchange_bytes, t.exchange_busy,
+                             t.metrics, t.numerics});
   }
   const std::vector<double> all = pg.gather(mine);
   if (!pg.root()) return;
@@ -64,7 +66,7 @@ void take_slowest_rank(ProcessGroup& pg, std::vector<StepTimes>& steps, size_t f
     StepTimes best = steps[first + s];
     for (int r = 0; r < pg.size(); ++r) {
       const double* f = all.data() + (size_t(r) * n + s) * kFields;
-      const StepTimes t{f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]};
+      const StepTimes t{f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9]};
       if (t.total() > best.total()) best = t;
     }
     steps[first + s] = best;
@@ -145,12 +147,13 @@ std::vector<std::pair<std::string, float>> phase_means(const std::vector<StepTim
   for (size_t i = first; i < steps.size(); ++i) {
     const StepTimes& t = steps[i];
     sum.data += t.data, sum.h2d += t.h2d, sum.forward += t.forward, sum.backward += t.backward;
-    sum.exchange += t.exchange, sum.update += t.update;
+    sum.exchange += t.exchange, sum.update += t.update, sum.metrics += t.metrics, sum.numerics += t.numerics;
   }
   const double k = steps.size() > first ? 1e3 / double(steps.size() - first) : 0;
   return {{"time_ms/data", float(sum.data * k)},         {"time_ms/h2d", float(sum.h2d * k)},
           {"time_ms/forward", float(sum.forward * k)},   {"time_ms/backward", float(sum.backward * k)},
           {"time_ms/exchange", float(sum.exchange * k)}, {"time_ms/update", float(sum.update * k)},
+          {"time_ms/metrics", float(sum.metrics * k)},   {"time_ms/numerics", float(sum.numerics * k)},
           {"time_ms/step", float(sum.total() * k)}};
 }
 
@@ -257,19 +260,16 @@ ParallelPlan plan_parallel(const TrainConfig& cfg, const ProcessGroup& pg) {
     fail_input("--batch {} does not split evenly over the {} replicas of {}: use a multiple of {}", cfg.batch, p.world,
                where, p.world);
   if (cfg.comm == "auto") {
-    const auto infos = communicator_infos();
-    const bool have_nccl = std::any_of(infos.begin(), infos.end(), [](const CommInfo& c) {
-      return c.kind == CommKind::nccl && c.available;
-    });
-    if (kind == DeviceKind::cuda && have_nccl)
-      p.comm = CommKind::nccl;
-    else
-      p.comm = pg.size() > 1 ? CommKind::mpi : CommKind::threads;
+    p.comm = auto_comm(strategy_info(cfg.strategy).exchange, p.devices, pg.size());
   } else {
     p.comm = parse_comm(cfg.comm);
   }
   if (p.comm == CommKind::nccl && kind != DeviceKind::cuda)
     fail_input("--comm nccl exchanges between GPUs, but backend {} runs on the CPU", cfg.backend);
+  if (p.comm == CommKind::nccl) {
+    if (const std::string why = nccl_misfit(strategy_info(cfg.strategy).exchange, p.devices); !why.empty())
+      fail_input("--comm nccl cannot carry strategy {}'s exchange: {}; use --comm auto", cfg.strategy, why);
+  }
   if (p.comm == CommKind::threads && pg.size() > 1)
     fail_input("--comm threads connects the replicas of one process, but mpirun started {} processes: use --comm mpi",
                pg.size());
@@ -320,7 +320,7 @@ TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn&
 
   ReplicaSet rs(ReplicaSetup{plan, ops, cfg.optimizer, pp.devices, pp.threads, cfg.batch / pp.world,
                              pg.rank() * pp.devices.count(), cfg.seed, parse_pipeline(cfg.pipeline),
-                             cfg.prefetch_depth});
+                             cfg.prefetch_depth, cfg.timing});
   if (!init.empty()) upload_all(rs, init);
   const auto comm = make_communicator(pp.comm, pg, rs.devices(), CommOptions{cfg.comm_timeout});
   const auto strategy = make_strategy(cfg.strategy, pp.options);
@@ -469,6 +469,18 @@ TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn&
     double total = 0;
     for (const auto& [k, v] : r.replica_memory) total += v;
     r.replica_memory["total"] = total;
+    r.device_memory = rep.device().memory_use();
+    if (r.device_memory) {
+      // The loader's slots hold as much host memory as device memory; the strategy's is the rest (tower's
+      // master parameters, param-avg's staging).
+      const double staging = double(rep.loader() ? rep.loader()->device_bytes() : 0);
+      const double outputs = double(rep.output_host_bytes());
+      const double all = double(r.device_memory->pinned_host);
+      r.pinned_host_memory = {{"batch_staging", staging},
+                              {"step_outputs", outputs},
+                              {"strategy", std::max(0.0, all - staging - outputs)},
+                              {"total", all}};
+    }
   });
   if (!cfg.save_weights.empty()) {
     std::vector<float> params;

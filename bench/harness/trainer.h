@@ -4,9 +4,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "core/device.h"
 #include "core/optimizer.h"
 #include "datasets/dataset.h"
 #include "strategies/comm/communicator.h"
@@ -39,6 +41,9 @@ struct TrainConfig {
   // The watchdog always checks each step's loss and (CPU replicas) gradients for NaN/Inf; this also checks
   // every layer's forward output, and GPU replicas' gradients (bench/harness/watchdog.h).
   bool check_numerics = false;
+  // How step phases are timed (strategies/step_times.h): marks on the device's stream, or a sync at the
+  // end of every phase.
+  TimingMode timing = TimingMode::events;
   // Data pipeline (DESIGN.md §6): "direct" (the step builds and copies its batch) or "prefetch" (a loader
   // thread per replica builds and copies the next prefetch_depth batches while the steps compute).
   std::string pipeline = "direct";
@@ -87,6 +92,10 @@ struct TrainResult {
   std::map<std::string, std::string> conv_algorithms;
   // Device memory of one replica, itemised, in bytes (the first local replica; all are alike).
   std::map<std::string, double> replica_memory;  // cuDNN's choice per convolution geometry (cudnn backend)
+  // What the driver says of the first local replica's GPU at the end of training (none on the CPU), and
+  // that replica's page-locked host memory, itemised (empty on the CPU, which pins nothing).
+  std::optional<DeviceMemoryUse> device_memory;
+  std::map<std::string, double> pinned_host_memory;
   int threads = 1;                // per replica
   std::string devices;            // this process's devices, resolved: "cpu:2"
   int replicas = 1;               // world: processes x local replicas

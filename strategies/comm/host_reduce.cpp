@@ -14,28 +14,48 @@ constexpr int64_t kParallelMin = 1 << 15;
 HostReducer::HostReducer(std::vector<Device*> devices, int threads)
     : devices_(std::move(devices)), staging_(devices_.size()), views_(devices_.size()) {
   for (int i = 0; i < std::max(1, threads); ++i) helpers_.push_back(i == 0 ? nullptr : std::make_unique<Worker>());
+  int staged_count = 0;
+  for (size_t r = 0; r < devices_.size(); ++r) staged_count += staged(r);
+  if (staged_count > 1)
+    for (size_t r = 0; r < devices_.size(); ++r) copiers_.push_back(r == 0 ? nullptr : std::make_unique<Worker>());
+}
+
+// A template, so that a run of CPU replicas (nothing staged) builds no std::function: an exchange allocates nothing.
+template <class Fn>
+void HostReducer::each_staged(const Fn& fn) {
+  if (copiers_.empty()) {
+    for (size_t r = 0; r < devices_.size(); ++r)
+      if (staged(r)) fn(r);
+    return;
+  }
+  run_each(
+      copiers_,
+      [&](int r) {
+        if (staged(size_t(r))) fn(size_t(r));
+      },
+      /*caller_runs_first=*/true);
 }
 
 std::span<float* const> HostReducer::host_views(std::span<float* const> bufs, int64_t count) {
   CNNB_ASSERT(bufs.size() == devices_.size());
   for (size_t r = 0; r < bufs.size(); ++r) {
-    if (devices_[r]->kind() == DeviceKind::cpu) {
+    if (!staged(r)) {
       views_[r] = bufs[r];
-    } else {
-      staging_[r].resize(size_t(count));
-      devices_[r]->download(staging_[r].data(), bufs[r], size_t(count) * sizeof(float));
-      views_[r] = staging_[r].data();
+      continue;
     }
+    // Page-locked memory is slow to allocate: the staging buffer grows to the largest exchange and stays.
+    if (staging_[r].size() < size_t(count)) staging_[r] = HostBuffer<float>(*devices_[r], size_t(count));
+    views_[r] = staging_[r].data();
   }
+  each_staged([&](size_t r) { devices_[r]->download(views_[r], bufs[r], size_t(count) * sizeof(float)); });
   return views_;
 }
 
 void HostReducer::write_back(std::span<float* const> bufs, int64_t count) {
-  for (size_t r = 0; r < bufs.size(); ++r)
-    if (devices_[r]->kind() != DeviceKind::cpu) {
-      devices_[r]->upload(bufs[r], staging_[r].data(), size_t(count) * sizeof(float));
-      devices_[r]->synchronize();
-    }
+  each_staged([&](size_t r) {
+    devices_[r]->upload(bufs[r], views_[r], size_t(count) * sizeof(float));
+    devices_[r]->synchronize();
+  });
 }
 
 void HostReducer::parallel(int64_t count, const std::function<void(int64_t, int64_t)>& fn) {
