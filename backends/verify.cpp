@@ -1,5 +1,6 @@
 #include "backends/verify.h"
 
+#include <algorithm>
 #include <cmath>
 #include <exception>
 #include <limits>
@@ -103,40 +104,93 @@ VerifyResult verify_kernel(const KernelInfo& k, const OpCase& c, Device& dev) {
   return r;
 }
 
-std::vector<VerifyResult> verify_all(std::string_view filter, int cpu_threads) {
-  if (cpu_threads <= 0) cpu_threads = int(std::max(1u, std::thread::hardware_concurrency()));
-  std::unique_ptr<Device> cpu, gpu;
-  const bool have_gpu = cuda_device_count() > 0;
-  std::vector<VerifyResult> rows;
-  for (const KernelInfo& k : all_kernels()) {
-    if (k.family == "cpu" && k.variant == "ref") continue;
-    const std::string name = k.full_name();
-    if (!filter.empty() && name.find(filter) == std::string::npos) continue;
-    Device* dev = nullptr;
-    if (k.device == DeviceKind::cpu) {
-      if (!cpu) cpu = make_cpu_device(0, cpu_threads);
-      dev = cpu.get();
-    } else if (have_gpu) {
-      if (!gpu) gpu = make_cuda_device(0);
-      dev = gpu.get();
+namespace {
+
+bool selected(const KernelInfo& k, const VerifyOptions& opt) {
+  if (k.family == "cpu" && k.variant == "ref") return false;
+  const std::string name = k.full_name();
+  if (!opt.filter.empty() && name.find(opt.filter) == std::string::npos) return false;
+  return opt.variants.empty() || std::find(opt.variants.begin(), opt.variants.end(), name) != opt.variants.end();
+}
+
+VerifyResult skipped_row(const KernelInfo& k, const OpCase& c, std::string reason, bool not_run) {
+  VerifyResult r;
+  r.op = k.op;
+  r.kernel = k.full_name();
+  r.case_name = c.name;
+  r.geometry = c.geometry();
+  r.tol = tolerance_for(c, k.family);
+  r.skipped = true;
+  r.not_run = not_run;
+  r.reason = std::move(reason);
+  return r;
+}
+
+// The CPU device and GPU 0, each made when a selected variant first needs it.
+class VerifyDevices {
+ public:
+  explicit VerifyDevices(const VerifyOptions& opt) : opt_(opt) {}
+
+  Device& cpu() {
+    if (!cpu_) {
+      const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+      cpu_ = make_cpu_device(0, opt_.cpu_threads > 0 ? opt_.cpu_threads : cores);
     }
+    return *cpu_;
+  }
+
+  Device* gpu() {
+    if (!gpu_tried_) {
+      gpu_tried_ = true;
+      if (opt_.make_gpu)
+        gpu_ = opt_.make_gpu();
+      else if (cuda_device_count() > 0)
+        gpu_ = make_cuda_device(0);
+    }
+    return gpu_.get();
+  }
+
+ private:
+  const VerifyOptions& opt_;
+  std::unique_ptr<Device> cpu_, gpu_;
+  bool gpu_tried_ = false;
+};
+
+}  // namespace
+
+std::vector<VerifyResult> verify_all(const VerifyOptions& opt) {
+  const std::span<const KernelInfo> kernels = opt.kernels.empty() ? all_kernels() : opt.kernels;
+  constexpr int kGpus[] = {0};
+  VerifyDevices devices(opt);
+  ContextLossGuard context(opt.context_health);
+  std::vector<VerifyResult> rows;
+  for (const KernelInfo& k : kernels) {
+    if (!selected(k, opt)) continue;
+    const bool on_gpu = k.device != DeviceKind::cpu;
     for (const OpCase& c : op_cases(k.op, CaseSet::test)) {
-      if (!dev) {
-        VerifyResult r;
-        r.op = k.op;
-        r.kernel = name;
-        r.case_name = c.name;
-        r.geometry = c.geometry();
-        r.tol = tolerance_for(c, k.family);
-        r.skipped = true;
-        r.reason = "no CUDA device";
-        rows.push_back(std::move(r));
+      if (on_gpu && context.lost()) {
+        rows.push_back(skipped_row(k, c, context.not_run_reason(), true));
         continue;
       }
-      rows.push_back(verify_kernel(k, c, *dev));
+      Device* dev = on_gpu ? devices.gpu() : &devices.cpu();
+      if (!dev) {
+        rows.push_back(skipped_row(k, c, "no CUDA device", false));
+        continue;
+      }
+      VerifyResult r = verify_kernel(k, c, *dev);
+      if (on_gpu && !r.pass && context.lost_after_failure(r.kernel + "/" + r.case_name, kGpus))
+        r.reason += "; CUDA context lost: " + context.error();
+      rows.push_back(std::move(r));
     }
   }
   return rows;
+}
+
+std::vector<VerifyResult> verify_all(std::string_view filter, int cpu_threads) {
+  VerifyOptions opt;
+  opt.filter = std::string(filter);
+  opt.cpu_threads = cpu_threads;
+  return verify_all(opt);
 }
 
 }  // namespace cnnb

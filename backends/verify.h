@@ -1,10 +1,14 @@
 #pragma once
 // Checks a kernel variant against cpu/ref on the shared op cases (backends/op_cases.h): the loop behind
 // tests/test_kernels.cpp and `cnnbench verify` (the way to validate a GPU machine).
+#include <functional>
+#include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "backends/context_health.h"
 #include "backends/op_cases.h"
 #include "backends/registry.h"
 #include "core/device.h"
@@ -33,16 +37,30 @@ struct VerifyResult {
   Tolerance tol;
   bool pass = false;
   bool skipped = false;
-  std::string reason;  // why it failed or was skipped; empty on a pass
+  bool not_run = false;  // skipped because an earlier variant lost the CUDA context (skipped is set too)
+  std::string reason;    // why it failed or was skipped; empty on a pass
 };
 
 // Runs k on dev and cpu/ref on a one-thread CPU device, both on the case's inputs, and compares every
 // output. An exception from the variant is a failure with its message as the reason.
 VerifyResult verify_kernel(const KernelInfo& k, const OpCase& c, Device& dev);
 
-// Every registered variant except cpu/ref whose full name contains `filter` (all when empty), on every
-// test case of its op. CPU variants run on a CPU device with cpu_threads threads (0: all cores); CUDA
-// variants on GPU 0, or skipped with reason "no CUDA device" when there is none.
+struct VerifyOptions {
+  std::string filter;                 // only variants whose full name contains this ("" = all)
+  std::vector<std::string> variants;  // only these full names, e.g. a backend's recipe (empty = all)
+  int cpu_threads = 0;                // threads of the CPU device (0 = all cores)
+  // What runs and where; tests replace them. Empty kernels: every registered variant. Empty make_gpu:
+  // GPU 0 when cuda_device_count() > 0, otherwise none.
+  std::span<const KernelInfo> kernels;
+  std::function<std::unique_ptr<Device>()> make_gpu;
+  ContextProbe context_health = cuda_context_health;
+};
+
+// Every selected variant except cpu/ref, on every test case of its op. CPU variants run on a CPU device;
+// CUDA variants on GPU 0, or are skipped with reason "no CUDA device" when there is none. After a CUDA
+// variant fails, the context is probed: when it is lost, that row's reason says so and every later
+// CUDA row is skipped as not run ("not run: CUDA context lost after <variant>/<case>"); CPU rows go on.
+std::vector<VerifyResult> verify_all(const VerifyOptions& opt);
 std::vector<VerifyResult> verify_all(std::string_view filter, int cpu_threads = 0);
 
 }  // namespace cnnb

@@ -257,6 +257,14 @@ Command add_sweep(CLI::App& app) {
             const SweepSummary s = run_sweep(plan, spec, opt, [&](const SweepEvent& e) { printer(e); });
             printer.clear();
             if (opt.dry_run) return 0;
+            if (!s.stopped.empty()) {
+              fmt::print("sweep stopped: {} ok, {} failed, {} diverged, {} skipped, {} already in the file, {} not run. "
+                         "Results: {}\n",
+                         s.ok, s.failed, s.diverged, s.skipped, s.already_done, s.not_run, opt.out.string());
+              std::fflush(stdout);
+              fmt::print(stderr, "cnnbench: error: {}\n", s.stopped);
+              return 1;
+            }
             fmt::print("sweep done: {} ok, {} failed, {} diverged, {} skipped, {} already in the file. Results: {}\n", s.ok,
                        s.failed, s.diverged, s.skipped, s.already_done, opt.out.string());
             fmt::print("next: cnnbench report {} --out reports/{}\n", opt.out.string(), spec.name);

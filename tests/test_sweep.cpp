@@ -12,7 +12,9 @@
 #include <chrono>
 #include <fstream>
 #include <set>
+#include <span>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -397,6 +399,103 @@ TEST(SweepResume, MissingFileIsAnEmptyIndex) {
   const ResultsIndex idx = read_results_index(dir / "none.jsonl");
   EXPECT_EQ(idx.lines, 0);
   EXPECT_TRUE(idx.by_hash.empty());
+}
+
+// ---- a lost CUDA context stops the sweep; the next process resumes it
+
+struct LossSweep {
+  TempDir dir;
+  SweepSpec spec = tiny_spec();
+  SweepPlan plan;
+  size_t failing = 0;  // index of the run made to fail
+  LossSweep() {
+    spec.backends = {"cpu-gemm"};
+    spec.steps = 2;
+    spec.threads = 1;
+    spec.test_limit = 16;
+    spec.name = "loss";
+    plan = expand_sweep(spec, cpu_host());
+    const SweepRun* r = find(plan, "cpu-gemm", "single", 1);
+    if (!r) throw std::logic_error("no cpu-gemm single x1 run in the plan");
+    failing = size_t(r - plan.runs.data());
+    // Passes every check before training, then throws from train(): the run fails.
+    plan.runs[failing].cfg.init_weights = (dir / "missing.safetensors").string();
+  }
+  SweepOptions options(ContextProbe probe) const {
+    SweepOptions opt;
+    opt.out = dir / "r.jsonl";
+    opt.context_health = std::move(probe);
+    return opt;
+  }
+};
+
+TEST(SweepContextLoss, ALostContextStopsTheSweepAndTheNextProcessResumes) {
+  LossSweep s;
+  ASSERT_EQ(s.plan.runs.size(), 4u);  // baseline, single x1, allreduce x1, allreduce x2
+  ASSERT_LT(s.failing, 3u);
+  int probes = 0;
+  std::vector<int> probed = {-1};
+  const std::string lost = "gpu:0: cudaErrorIllegalAddress (an illegal memory access was encountered)";
+  const SweepSummary first = run_sweep(s.plan, s.spec, s.options([&](std::span<const int> gpus) {
+                                         ++probes;
+                                         probed.assign(gpus.begin(), gpus.end());
+                                         return ContextHealth{true, lost};
+                                       }),
+                                       nullptr);
+  EXPECT_EQ(probes, 1);
+  EXPECT_TRUE(probed.empty());  // a CPU run: no GPU of its own to probe
+  EXPECT_EQ(first.ok, int(s.failing));
+  EXPECT_EQ(first.failed, 1);
+  EXPECT_EQ(first.not_run, int(s.plan.runs.size() - s.failing - 1));
+  const SweepRun& bad = s.plan.runs[s.failing];
+  EXPECT_EQ(first.stopped,
+            fmt::format("CUDA context lost in run {} (cpu-gemm single x1 b8, {} on {}): {}; the rest of the sweep was "
+                        "not run; run the same command again to resume in a fresh process",
+                        s.failing + 1, kTinyModel, kTinyData, lost));
+  auto lines = lines_of(s.dir / "r.jsonl");
+  ASSERT_EQ(lines.size(), s.failing + 1);
+  const auto& failed = lines.back();
+  EXPECT_EQ(failed["status"], "failed");
+  EXPECT_EQ(failed["sweep"]["config_hash"], bad.hash);
+  const std::string reason = failed["reason"];
+  EXPECT_EQ(reason.rfind("CUDA context lost: " + lost + " (the run failed with: ", 0), 0u) << reason;
+  EXPECT_NE(reason.find("missing.safetensors"), std::string::npos) << reason;
+
+  // The next process: the failed run stays recorded, the runs after it now run, nothing twice.
+  int later_probes = 0;
+  const SweepSummary second = run_sweep(s.plan, s.spec, s.options([&](std::span<const int>) {
+                                          ++later_probes;
+                                          return ContextHealth{};
+                                        }),
+                                        nullptr);
+  EXPECT_EQ(later_probes, 0);
+  EXPECT_EQ(second.stopped, "");
+  EXPECT_EQ(second.already_done, int(s.failing + 1));
+  EXPECT_EQ(second.ok, int(s.plan.runs.size() - s.failing - 1));
+  lines = lines_of(s.dir / "r.jsonl");  // throws on a line that is not whole JSON
+  ASSERT_EQ(lines.size(), s.plan.runs.size());
+  std::set<std::string> seen;
+  for (const auto& l : lines) EXPECT_TRUE(seen.insert(l["sweep"]["config_hash"].get<std::string>()).second) << l.dump();
+  for (const auto& r : s.plan.runs) EXPECT_TRUE(seen.count(r.hash)) << r.label();
+}
+
+TEST(SweepContextLoss, AFailureWithAHealthyContextLetsTheSweepGoOn) {
+  LossSweep s;
+  int probes = 0;
+  const SweepSummary sum = run_sweep(s.plan, s.spec, s.options([&](std::span<const int>) {
+                                       ++probes;
+                                       return ContextHealth{};
+                                     }),
+                                     nullptr);
+  EXPECT_EQ(probes, 1);
+  EXPECT_EQ(sum.stopped, "");
+  EXPECT_EQ(sum.not_run, 0);
+  EXPECT_EQ(sum.failed, 1);
+  EXPECT_EQ(sum.ok, int(s.plan.runs.size() - 1));
+  const auto lines = lines_of(s.dir / "r.jsonl");
+  ASSERT_EQ(lines.size(), s.plan.runs.size());
+  const std::string reason = lines[s.failing]["reason"];
+  EXPECT_EQ(reason.find("CUDA context lost"), std::string::npos) << reason;
 }
 
 using test::xml_problem;

@@ -565,6 +565,17 @@ class ResultsLock {
   int fd_ = -1;
 };
 
+std::vector<int> run_gpus(const ParallelPlan& parallel) {
+  return parallel.devices.kind == DeviceKind::cuda ? parallel.devices.ids : std::vector<int>{};
+}
+
+std::string context_lost_message(const SweepRun& r, int number, const std::string& error) {
+  return fmt::format(
+      "CUDA context lost in run {} ({}, {} on {}): {}; the rest of the sweep was not run; run the same command "
+      "again to resume in a fresh process",
+      number, r.label(), r.cfg.model, r.cfg.dataset, error);
+}
+
 }  // namespace
 
 SweepSummary run_sweep(const SweepPlan& plan, const SweepSpec& spec, const SweepOptions& opt,
@@ -684,8 +695,9 @@ SweepSummary run_sweep(const SweepPlan& plan, const SweepSpec& spec, const Sweep
     const int number = done_runs + 1;
     const Dataset& data = datasets.at({r.cfg.dataset, r.cfg.seed});
     // What plan_parallel refuses (devices, batch split, communicator) cannot run here: skipped, not failed.
+    ParallelPlan parallel;
     try {
-      plan_parallel(r.cfg, *single);
+      parallel = plan_parallel(r.cfg, *single);
       if (data.train.count() < r.cfg.batch)
         fail_input("batch {} is larger than the training set of {} ({} images)", r.cfg.batch, data.name,
                    data.train.count());
@@ -754,11 +766,19 @@ SweepSummary run_sweep(const SweepPlan& plan, const SweepSpec& spec, const Sweep
       continue;
     }
     if (!error.empty()) {
+      const ContextHealth health = opt.context_health(run_gpus(parallel));
+      if (health.lost) error = fmt::format("CUDA context lost: {} (the run failed with: {})", health.error, error);
       nlohmann::json line = not_run_line(r, spec.name, "failed", error, seconds);
       if (!records.empty()) line["sweep"]["completed_repetitions"] = records.size();
       write(line);
       ++sum.failed;
       finish("failed", error, number);
+      if (health.lost) {
+        // Every later CUDA call in this process would fail: the remaining runs wait for a fresh process.
+        sum.stopped = context_lost_message(r, number, health.error);
+        sum.not_run = int(std::count(actions.begin() + std::ptrdiff_t(i) + 1, actions.end(), RunAction::run));
+        break;
+      }
       continue;
     }
     // The record kept is the repetition with the median throughput (the lower middle for an even count).

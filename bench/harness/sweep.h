@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "backends/context_health.h"
 #include "bench/harness/trainer.h"
 
 namespace cnnb {
@@ -142,6 +143,8 @@ struct SweepOptions {
   std::filesystem::path out;
   bool retry_failed = false;
   bool dry_run = false;  // print the plan and what would run, run nothing
+  // Asked after a run failed, with the run's GPUs (none for CPU runs); tests pretend a loss with it.
+  ContextProbe context_health = cuda_context_health;
 };
 
 // What the progress display is told.
@@ -158,10 +161,14 @@ using SweepEventFn = std::function<void(const SweepEvent&)>;
 
 struct SweepSummary {
   int ok = 0, failed = 0, diverged = 0, skipped = 0, already_done = 0, total = 0;
+  int not_run = 0;      // runs left for the next process after a lost CUDA context
+  std::string stopped;  // why the sweep stopped before its end ("CUDA context lost in run N ..."); empty otherwise
 };
 
 // Runs the plan: datasets loaded once each, repetitions of each run, one fsynced line per run. A run
-// that throws is written as failed (one the watchdog stopped as diverged, with its record) and the sweep goes on.
+// that throws is written as failed (one the watchdog stopped as diverged, with its record) and the sweep
+// goes on, unless the failure lost the CUDA context (opt.context_health): then the run's line says so and
+// the sweep stops, leaving the remaining runs to a re-run of the same command in a fresh process.
 SweepSummary run_sweep(const SweepPlan& plan, const SweepSpec& spec, const SweepOptions& opt,
                        const SweepEventFn& on_event);
 
