@@ -72,7 +72,7 @@ Command add_train(CLI::App& app) {
     TrainConfig cfg;
     std::string optimizer = "adam", lr = "0.001", momentum = "0", weight_decay = "0", batch = "64", epochs = "1",
                 steps = "0", seed = "42", threads = "0", warmup = "5", test_limit = "0", sync_every = "1", buckets = "0",
-                comm_timeout = "300", out, checkpoint_every = "0", prefetch_depth = "2";
+                comm_timeout = "300", out, checkpoint_every = "0", prefetch_depth = "2", timing = "events";
     std::vector<std::string> kernels;
   };
   auto o = std::make_shared<Opts>();
@@ -120,6 +120,11 @@ Command add_train(CLI::App& app) {
   sub->add_option("--run-name", o->cfg.run_name, "TensorBoard run directory name (default: made from the configuration)");
   sub->add_flag("--check-numerics", o->cfg.check_numerics,
                "Also check every layer's output (and GPU gradients) for NaN/Inf after each step, naming the first bad layer");
+  sub->add_option("--timing", o->timing,
+                  "How step phases are timed: events (phase marks on the device's stream; one sync after the outputs' "
+                  "copy, one after the update) or sync (a sync at the end of every phase); the same on CPU replicas, "
+                  "whose ops are synchronous")
+      ->capture_default_str();
 
   return {sub, [o] {
             TrainConfig& cfg = o->cfg;
@@ -139,6 +144,7 @@ Command add_train(CLI::App& app) {
             cfg.comm_timeout = parse_number<double>("--comm-timeout", o->comm_timeout, "a positive number of seconds");
             cfg.checkpoint_every = parse_number<int64_t>("--checkpoint-every", o->checkpoint_every, "an integer >= 0");
             cfg.prefetch_depth = parse_number<int>("--prefetch-depth", o->prefetch_depth, "a positive integer");
+            cfg.timing = parse_timing_mode(o->timing, "--timing");
             for (const auto& k : o->kernels) {
               const auto eq = k.find('=');
               if (eq == std::string::npos || eq == 0 || eq + 1 == k.size())

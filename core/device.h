@@ -3,13 +3,25 @@
 // CUDA GPU (device memory, a stream, library handles). The network and strategies only see this.
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "core/exec_ctx.h"
+#include "core/step_clock.h"
 
 namespace cnnb {
+
+// What the driver reports of a GPU's memory (cudaMemGetInfo). The itemised figure of the run record
+// (memory.replica_bytes) leaves out the CUDA context, cuBLAS/cuDNN/NCCL's own buffers and pinned host
+// memory; these figures hold all of it, and other processes' use of the GPU too.
+struct DeviceMemoryUse {
+  size_t total = 0;          // the GPU's memory
+  size_t used = 0;           // total - free now: what nvidia-smi's "used" column shows
+  size_t used_at_start = 0;  // the same when this device was made: after its CUDA context, before its allocations
+  size_t pinned_host = 0;    // page-locked host memory from alloc_host, not yet freed
+};
 
 class Device {
  public:
@@ -20,6 +32,10 @@ class Device {
   virtual void free(void* p) noexcept = 0;
   virtual void upload(void* dst, const void* host_src, size_t bytes) = 0;    // ordered on the replica's stream
   virtual void download(void* host_dst, const void* src, size_t bytes) = 0;  // returns when the data is there
+  // Queued on the replica's stream; the data is there after synchronize(). Asynchronous on a GPU only
+  // into alloc_host memory (from pageable memory the copy completes before the call returns). A device
+  // whose copies return when done needs nothing but download().
+  virtual void download_async(void* host_dst, const void* src, size_t bytes) { download(host_dst, src, bytes); }
   virtual void copy(void* dst, const void* src, size_t bytes) = 0;           // device to device
   virtual void zero(void* p, size_t bytes) = 0;
   virtual void synchronize() = 0;
@@ -34,6 +50,11 @@ class Device {
   // Bytes the ops' scratch memory holds now (it grows to its peak during the first step): the CPU
   // workspace, or cuDNN/cuBLAS/im2col scratch on a GPU.
   virtual size_t workspace_bytes() const = 0;
+  // Marks that time a step's phases on this device's queue without synchronizing it: CUDA events on a
+  // GPU; host timestamps on a device whose ops return when done (the CPU).
+  virtual std::unique_ptr<StepClock> make_step_clock(int marks) { return make_host_step_clock(marks); }
+  // The driver's figures of the GPU's memory; none on the CPU.
+  virtual std::optional<DeviceMemoryUse> memory_use() const { return std::nullopt; }
   DeviceKind kind() const { return ctx().kind; }
 };
 

@@ -1,6 +1,11 @@
 #include "core/network.h"
 
+#include <chrono>
+
+#include <fmt/format.h>
+
 #include "core/error.h"
+#include "core/stream_fault.h"
 
 namespace cnnb {
 
@@ -32,6 +37,7 @@ void Network<T>::check_batch(int n) const {
 template <class T>
 void Network<T>::forward(int n, bool with_loss) {
   check_batch(n);
+  hook_seconds_ = 0;
   const ExecCtx& ctx = dev_.ctx();
   for (size_t i = 0; i < plan_.layers.size(); ++i) {
     const LayerPlan& l = plan_.layers[i];
@@ -40,32 +46,38 @@ void Network<T>::forward(int n, bool with_loss) {
     switch (l.spec.kind) {
       case LayerKind::conv: {
         const ConvGeom g{n, l.in.c, l.in.h, l.in.w, l.spec.filters, l.spec.kernel_h, l.spec.kernel_w, l.spec.stride, l.spec.pad};
+        queued(Op::conv_fwd, i, false);
         ops_.conv_fwd(ctx, {g, x, param(l.weight), param(l.bias), y});
         break;
       }
       case LayerKind::relu:
+        queued(Op::relu_fwd, i, false);
         ops_.relu_fwd(ctx, {int64_t(n) * l.out.size(), x, y});
         break;
       case LayerKind::maxpool: {
         const PoolGeom g{n, l.in.c, l.in.h, l.in.w, l.spec.window, l.spec.stride, l.spec.pad};
+        queued(Op::pool_fwd, i, false);
         ops_.pool_fwd(ctx, {g, x, y});
         break;
       }
       case LayerKind::lrn: {
         const LrnGeom g{n, l.in.c, l.in.h, l.in.w, l.spec.lrn_size, l.spec.lrn_alpha, l.spec.lrn_beta, l.spec.lrn_k};
+        queued(Op::lrn_fwd, i, false);
         ops_.lrn_fwd(ctx, {g, x, y});
         break;
       }
       case LayerKind::fc: {
         const DenseGeom g{n, int(l.in.size()), l.spec.units};
+        queued(Op::dense_fwd, i, false);
         ops_.dense_fwd(ctx, {g, x, param(l.weight), param(l.bias), y});
         break;
       }
     }
-    if (forward_hook_) forward_hook_->layer_output(i, y, size_t(n) * size_t(l.out.size()));
+    report_output(i, y, size_t(n) * size_t(l.out.size()));
   }
   if (with_loss) {
     const int32_t* labels = bound_labels_ ? bound_labels_ : labels_.data();
+    queued(Op::softmax_xent, plan_.layers.size() - 1, false);
     ops_.softmax_xent(ctx, {n, plan_.classes, acts_.back().data(), labels, losses_.data(), dacts_.back().data()});
   }
 }
@@ -83,31 +95,75 @@ void Network<T>::backward(int n, BackwardHook* hook) {
     switch (l.spec.kind) {
       case LayerKind::conv: {
         const ConvGeom g{n, l.in.c, l.in.h, l.in.w, l.spec.filters, l.spec.kernel_h, l.spec.kernel_w, l.spec.stride, l.spec.pad};
+        queued(Op::conv_bwd_filter, i, true);
         ops_.conv_bwd_filter(ctx, {g, x, dy, grad(l.weight), grad(l.bias)});
-        if (dx) ops_.conv_bwd_data(ctx, {g, dy, param(l.weight), dx});
+        if (dx) {
+          queued(Op::conv_bwd_data, i, true);
+          ops_.conv_bwd_data(ctx, {g, dy, param(l.weight), dx});
+        }
         break;
       }
       case LayerKind::relu:
-        if (dx) ops_.relu_bwd(ctx, {int64_t(n) * l.out.size(), y, dy, dx});
+        if (dx) {
+          queued(Op::relu_bwd, i, true);
+          ops_.relu_bwd(ctx, {int64_t(n) * l.out.size(), y, dy, dx});
+        }
         break;
       case LayerKind::maxpool: {
         const PoolGeom g{n, l.in.c, l.in.h, l.in.w, l.spec.window, l.spec.stride, l.spec.pad};
-        if (dx) ops_.pool_bwd(ctx, {g, x, y, dy, dx});
+        if (dx) {
+          queued(Op::pool_bwd, i, true);
+          ops_.pool_bwd(ctx, {g, x, y, dy, dx});
+        }
         break;
       }
       case LayerKind::lrn: {
         const LrnGeom g{n, l.in.c, l.in.h, l.in.w, l.spec.lrn_size, l.spec.lrn_alpha, l.spec.lrn_beta, l.spec.lrn_k};
-        if (dx) ops_.lrn_bwd(ctx, {g, x, y, dy, dx});
+        if (dx) {
+          queued(Op::lrn_bwd, i, true);
+          ops_.lrn_bwd(ctx, {g, x, y, dy, dx});
+        }
         break;
       }
       case LayerKind::fc: {
         const DenseGeom g{n, int(l.in.size()), l.spec.units};
+        queued(Op::dense_bwd, i, true);
         ops_.dense_bwd(ctx, {g, x, param(l.weight), dy, dx, grad(l.weight), grad(l.bias)});
         break;
       }
     }
     if (hook && (l.weight >= 0 || l.bias >= 0)) hook->grads_ready(i, first_param_offset(l));
   }
+}
+
+template <class T>
+void Network<T>::report_output(size_t layer, const T* y, size_t count) {
+  if (!forward_hook_) return;
+  synchronize_phases(dev_, StepPhase::forward, StepPhase::forward, [this] { return last_op(); });
+  const auto t0 = std::chrono::steady_clock::now();
+  forward_hook_->layer_output(layer, y, count);
+  hook_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+template <class T>
+void Network<T>::queue_outputs(int n, T* host_losses, T* host_logits) {
+  check_batch(n);
+  outputs_queued_ = true;
+  dev_.download_async(host_losses, losses_.data(), size_t(n) * sizeof(T));
+  dev_.download_async(host_logits, acts_.back().data(), size_t(n) * size_t(plan_.classes) * sizeof(T));
+}
+
+template <class T>
+std::string Network<T>::last_op() const {
+  if (last_ == Queued::nothing)
+    return outputs_queued_ ? "the copy of the losses and logits to the host" : "none (this network had queued no op)";
+  const bool loss = last_op_ == Op::softmax_xent;
+  const std::string& variant = ops_.chosen[size_t(last_op_)];
+  const std::string op = fmt::format(
+      "{} of {} ({})", variant.empty() ? std::string(op_name(last_op_)) : variant,
+      loss ? std::string("the loss") : fmt::format("layer {}", plan_.layers[last_layer_].name),
+      last_ == Queued::backward_op ? "backward" : "forward");
+  return outputs_queued_ ? "the copy of the losses and logits to the host, after " + op : op;
 }
 
 template <class T>

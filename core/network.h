@@ -4,6 +4,7 @@
 // and the reference OpSet it is the oracle for whole-model gradient checks.
 #include <algorithm>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "backends/backend.h"
@@ -66,7 +67,10 @@ class Network {
   // `hook`, if given, hears of every layer with parameters once its gradients are final, last layer first.
   void backward(int n, BackwardHook* hook = nullptr);
   // Every later forward() reports each layer's output to `hook` (nullptr, the default: none). Not owned.
+  // The device finishes each layer before its hook call, so the layer's compute is not the hook's time.
   void set_forward_hook(ForwardHook<T>* hook) { forward_hook_ = hook; }
+  // Seconds the last forward() spent in the forward hook: what a caller takes out of its forward time.
+  double forward_hook_seconds() const { return hook_seconds_; }
 
   // Device memory this network holds, in bytes, as allocated (planned once, reused every step).
   struct Memory {
@@ -79,6 +83,14 @@ class Network {
   std::vector<T> logits(int n) const;      // n x classes
   void logits_into(int n, T* out) const;   // the same into caller memory: no allocation in the step loop
   std::vector<T> activation(size_t layer, int n) const;
+  // Queues the copies of the per-image losses and the logits (n x classes) into host memory; they are
+  // there after device().synchronize(). Asynchronous on a GPU when both are the device's host memory.
+  void queue_outputs(int n, T* host_losses, T* host_logits);
+
+  // The last op this network queued on its device, for a device error that surfaces at a later sync:
+  // "conv_bwd_data/cuda/naive of layer conv2 (backward)", or the outputs' copy after it. Allocates: for
+  // error messages only.
+  std::string last_op() const;
 
  private:
   const T* layer_input(size_t i) const {
@@ -91,6 +103,13 @@ class Network {
     return std::min(at(l.weight), at(l.bias));
   }
   void check_batch(int n) const;
+  void queued(Op op, size_t layer, bool backward) {
+    last_ = backward ? Queued::backward_op : Queued::forward_op;
+    last_op_ = op;
+    last_layer_ = layer;
+    outputs_queued_ = false;
+  }
+  void report_output(size_t layer, const T* y, size_t count);
 
   ModelPlan plan_;
   OpSet<T> ops_;
@@ -104,6 +123,11 @@ class Network {
   const T* bound_input_ = nullptr;
   const int32_t* bound_labels_ = nullptr;
   ForwardHook<T>* forward_hook_ = nullptr;
+  double hook_seconds_ = 0;
+  enum class Queued { nothing, forward_op, backward_op } last_ = Queued::nothing;
+  Op last_op_ = Op::conv_fwd;
+  size_t last_layer_ = 0;
+  bool outputs_queued_ = false;  // queue_outputs() after the op above
   mutable std::vector<T> host_losses_;  // mean_loss's download target, allocated once
 };
 

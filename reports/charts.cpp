@@ -227,9 +227,10 @@ std::vector<BuiltChart> scaling_charts(const ResultSet& set, const ChartContext&
 
 std::vector<BuiltChart> breakdown_charts(const ResultSet& set, const ChartContext& ctx) {
   static const std::vector<std::pair<std::string, std::string>> phases = {
-      {"data", "data wait"}, {"h2d", "H2D copy"}, {"forward", "forward"},
-      {"backward", "backward"}, {"exchange", "exchange"}, {"update", "update"}};
-  static const std::vector<std::string> colors = {"#8c564b", "#e377c2", "#1f77b4", "#ff7f0e", "#d62728", "#2ca02c"};
+      {"data", "data wait"}, {"h2d", "H2D copy"},         {"forward", "forward"},   {"backward", "backward"},
+      {"metrics", "loss/accuracy"}, {"numerics", "numerics check"}, {"exchange", "exchange"}, {"update", "update"}};
+  static const std::vector<std::string> colors = {"#8c564b", "#e377c2", "#1f77b4", "#ff7f0e",
+                                                  "#bcbd22", "#7f7f7f", "#d62728", "#2ca02c"};
   std::vector<BuiltChart> out;
   int index = 0;
   for (const auto& g : setup_groups(set)) {

@@ -151,7 +151,7 @@ RunRow row_from_record(const nlohmann::json& j, const std::string& source) {
   r.step_median = num(j, {"timing", "step_ms", "median"});
   r.step_p10 = num(j, {"timing", "step_ms", "p10"});
   r.step_p90 = num(j, {"timing", "step_ms", "p90"});
-  for (const char* ph : {"data", "h2d", "forward", "backward", "exchange", "update"})
+  for (const char* ph : kStepPhases)
     r.phases[ph] = num(j, {"timing", "phases_ms", ph, "median"}, 0.0);
   r.params = num(j, {"model", "params"}, 0);
   double train_s = 0;

@@ -1,6 +1,7 @@
 #pragma once
 // Result files turned into rows for tables and charts, and the numbers derived from them: speedup over
 // the sequential CPU baseline, scaling efficiency over one device, time to accuracy (DESIGN.md §7).
+#include <array>
 #include <filesystem>
 #include <limits>
 #include <map>
@@ -31,6 +32,11 @@ struct SearchCandidate {
   std::string id() const;  // the search this candidate belongs to: "genetic searches/fmnist.toml seed 1"
 };
 
+// The phases of a step as the run record names them (timing.phases_ms), in the order they happen; they
+// add up to the step time. Records written before `metrics` and `numerics` existed read 0 for them.
+inline constexpr std::array<const char*, 8> kStepPhases = {"data",   "h2d",    "forward", "backward",
+                                                           "metrics", "numerics", "exchange", "update"};
+
 struct RunRow {
   std::string source;  // FILE:LINE
   std::string status = "ok", reason;
@@ -41,7 +47,7 @@ struct RunRow {
   bool from_sweep = false;
   double images_per_second = kNaN;
   double step_median = kNaN, step_p10 = kNaN, step_p90 = kNaN;  // ms
-  std::map<std::string, double> phases;                        // median ms: data, h2d, forward, ...
+  std::map<std::string, double> phases;                        // median ms of each of kStepPhases
   std::vector<EpochPoint> epochs;
   double params = 0;
   int repetitions = 1;

@@ -60,10 +60,9 @@ class AllReduce final : public Strategy {
       throw;
     }
     t.exchange_busy = exchange_->finish();
-    // compute's phases add up to the time until the last backward ended; what the exchange takes
-    // beyond that is exposed (loss bookkeeping after backward is outside every phase, as without buckets).
-    const double exposed =
-        std::chrono::duration<double>(Clock::now() - start).count() - (t.data + t.h2d + t.forward + t.backward);
+    // compute's phases cover the time until its last phase ended; what the exchange takes beyond
+    // that is exposed.
+    const double exposed = std::chrono::duration<double>(Clock::now() - start).count() - t.compute();
     t.exchange = std::max(0.0, exposed);
     return stats;
   }

@@ -33,6 +33,7 @@ struct ReplicaSetup {
   uint64_t seed = 0;       // same seed => the same initial parameters on every replica
   Pipeline pipeline = Pipeline::direct;
   int prefetch_depth = 2;  // slots of each replica's BatchLoader (prefetch)
+  TimingMode timing = TimingMode::events;
 };
 
 class Replica {
@@ -50,18 +51,27 @@ class Replica {
   // Host staging of this replica's shard (direct pipeline, evaluation).
   std::vector<float> x;
   std::vector<int32_t> y;
-  std::vector<float> logits;  // compute()'s bookkeeping: shard x classes, allocated once
   BatchLoader* loader() { return loader_.get(); }  // null in the direct pipeline
+  // compute()'s bookkeeping, in the device's host memory (pinned on a GPU, so that their copies queue
+  // behind the step's work): the shard's per-image losses and its logits (shard x classes).
+  HostBuffer<float>& losses() { return losses_; }
+  HostBuffer<float>& logits() { return logits_; }
+  size_t output_host_bytes() const { return losses_.bytes() + logits_.bytes(); }
+  // Marks at compute()'s phase boundaries (ReplicaSet::kMarks): the device's own under events timing,
+  // host timestamps under sync timing.
+  StepClock& clock() { return *clock_; }
 
  private:
   int local_;
   std::unique_ptr<Device> dev_;
   Network<float> net_;
   Optimizer<float> opt_;
+  HostBuffer<float> losses_, logits_;    // after dev_: freed before it
+  std::unique_ptr<StepClock> clock_;     // after dev_: its events are destroyed before the device
   std::unique_ptr<BatchLoader> loader_;  // after dev_: stopped and freed before it
 };
 
-// Loss and accuracy bookkeeping of one step over this process's replicas (outside the timed phases).
+// Loss and accuracy of one step over this process's replicas (the timed `metrics` phase).
 struct ShardStats {
   double loss_sum = 0;  // sum over images of the per-image loss
   int64_t correct = 0;
@@ -96,15 +106,21 @@ class ReplicaSet {
   // Stops and joins the loaders; also done by the next begin_epoch and by the destructor.
   void end_epoch() noexcept;
 
-  // Data, H2D, forward and backward of every replica on its shard of `batch` (the global batch's image
-  // indices into `split`). t gets the slowest replica's phases, plus the wait for the last replica to
-  // finish added to `data`, so that the phases add up to the wall time. With prefetch, `data` is the
-  // wait for the loader and `h2d` is 0 (the copy happened off the step's critical path).
+  // Data, H2D, forward, backward and metrics (the loss and accuracy) of every replica on its shard of
+  // `batch` (the global batch's image indices into `split`). t gets the slowest replica's phases, plus the
+  // wait for the last replica to finish added to `data`, so that the phases add up to the wall time. With
+  // prefetch, `data` is the wait for the loader and `h2d` is 0 (the copy happened off the step's critical
+  // path). A forward hook's time (--check-numerics) is `numerics`, not `forward`.
+  // Events timing: one device sync per replica, at the end; sync timing: one per phase. A device error
+  // surfacing at a sync names the phase(s) and the last op queued (core/stream_fault.h).
   // Allocates nothing after the first call. hooks, if not empty: one per replica, handed to its backward.
   ShardStats compute(const Split& split, Shape shape, std::span<const int64_t> batch, StepTimes& t,
                      std::span<BackwardHook* const> hooks = {});
-  // Every replica's own optimizer on its own gradients; t.update = wall time.
+  // Every replica's own optimizer on its own gradients, then one sync; t.update = wall time.
   void update(StepTimes& t);
+
+  // compute()'s marks: after the data phase, after the upload, after forward, after backward.
+  static constexpr int kMarks = 4;
 
  private:
   struct ReplicaStep {
@@ -113,6 +129,10 @@ class ReplicaSet {
     double loss_sum = 0;
     int64_t correct = 0;
   };
+  struct ComputeInput;
+  void compute_replica(int i, const ComputeInput& in);
+  static void score(const float* losses, const float* logits, const int32_t* labels, int n, int classes,
+                    ReplicaStep& out);
 
   ReplicaSetup setup_;
   std::vector<std::unique_ptr<Worker>> workers_;

@@ -96,7 +96,8 @@ class AllocationCount {
 // LRN (window sums, backward's two arrays), dense; Adam for the optimizer state.
 constexpr const char* kModel = "conv3x3x4,relu,maxpool2,lrn3,fc8,relu,fc4";
 
-long allocations_in_steps(const std::string& backend, const std::string& strategy, int replicas, int threads) {
+long allocations_in_steps(const std::string& backend, const std::string& strategy, int replicas, int threads,
+                          TimingMode timing = TimingMode::events) {
   const Dataset& data = test::strategy_data();
   const ModelPlan plan = plan_model(parse_model(kModel), data.shape, data.classes);
   OptimizerConfig adam;
@@ -105,7 +106,8 @@ long allocations_in_steps(const std::string& backend, const std::string& strateg
   DeviceList devices;
   for (int i = 0; i < replicas; ++i) devices.ids.push_back(i);
   constexpr int kShard = 8;
-  ReplicaSet rs(ReplicaSetup{plan, resolve_backend(backend), adam, devices, threads, kShard, 0, 3});
+  ReplicaSet rs(ReplicaSetup{plan, resolve_backend(backend), adam, devices, threads, kShard, 0, 3, Pipeline::direct, 2,
+                             timing});
   const auto pg = make_single_process_group();
   const auto comm = make_communicator(CommKind::threads, *pg, rs.devices(), CommOptions{60});
   const auto strat = make_strategy(strategy);
@@ -147,6 +149,13 @@ TEST(Allocations, NoneInTheStepLoopAfterWarmUpAllreduceTwoReplicas) {
   for (const auto& backend : cpu_backends()) {
     SCOPED_TRACE(backend);
     EXPECT_EQ(allocations_in_steps(backend, "allreduce", 2, 2), 0);
+  }
+}
+
+TEST(Allocations, NoneInTheStepLoopAfterWarmUpUnderSyncTiming) {
+  for (const auto& backend : cpu_backends()) {
+    SCOPED_TRACE(backend);
+    EXPECT_EQ(allocations_in_steps(backend, "allreduce", 2, 1, TimingMode::sync), 0);
   }
 }
 

@@ -3,7 +3,12 @@
 #include <fmt/format.h>
 
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "backends/cuda/check.h"
 #include "backends/cuda/cuda_ctx.h"
@@ -15,6 +20,64 @@ namespace cnnb {
 
 namespace {
 
+// CUDA events on the replica's stream, created once with timing enabled (cudaEventDefault; events made
+// with cudaEventDisableTiming cannot be timed).
+class EventStepClock final : public StepClock {
+ public:
+  EventStepClock(const CudaCtx& cuda, int marks) : device_(cuda.device), stream_(cuda.stream) {
+    CNNB_CHECK(marks >= 2, "a step clock needs at least 2 marks, got {}", marks);
+    cuda::ScopedDevice on(device_);
+    events_.reserve(size_t(marks));
+    try {
+      for (int i = 0; i < marks; ++i) {
+        cudaEvent_t e = nullptr;
+        CNNB_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDefault));
+        events_.push_back(e);
+      }
+    } catch (...) {
+      release();
+      throw;
+    }
+  }
+  ~EventStepClock() override { release(); }
+  EventStepClock(const EventStepClock&) = delete;
+  EventStepClock& operator=(const EventStepClock&) = delete;
+
+  void mark(int i) override {
+    cuda::ScopedDevice on(device_);
+    CNNB_CUDA_CHECK(cudaEventRecord(event(i), stream_));
+  }
+  double seconds(int a, int b) const override {
+    cuda::ScopedDevice on(device_);
+    float ms = 0;
+    CNNB_CUDA_CHECK(cudaEventElapsedTime(&ms, event(a), event(b)));
+    return double(ms) / 1e3;
+  }
+  int marks() const override { return int(events_.size()); }
+
+ private:
+  cudaEvent_t event(int i) const {
+    CNNB_ASSERT(i >= 0 && size_t(i) < events_.size());
+    return events_[size_t(i)];
+  }
+  void release() noexcept {
+    cuda::ScopedDevice on(device_);
+    for (cudaEvent_t e : events_) (void)cudaEventDestroy(e);
+    events_.clear();
+    (void)cudaGetLastError();
+  }
+  int device_;
+  cudaStream_t stream_;
+  std::vector<cudaEvent_t> events_;
+};
+
+// Free and total memory of the current device, as the driver sees it.
+std::pair<size_t, size_t> free_and_total() {
+  size_t available = 0, total = 0;
+  CNNB_CUDA_CHECK(cudaMemGetInfo(&available, &total));
+  return {available, total};
+}
+
 class CudaDevice final : public Device {
  public:
   CudaDevice(int ordinal, std::string gpu_name) : cuda_(ordinal), gpu_name_(std::move(gpu_name)) {
@@ -23,6 +86,10 @@ class CudaDevice final : public Device {
     ctx_.threads = 1;
     ctx_.cuda = &cuda_;
     cuda::ScopedDevice on(ordinal);
+    // The context exists (CudaCtx made its stream) and nothing of this replica is allocated yet.
+    // Read before the copy stream is made: a throw after it would leak it, the destructor not running.
+    const auto [available, total] = free_and_total();
+    used_at_start_ = total - available;
     CNNB_CUDA_CHECK(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking));
   }
   ~CudaDevice() override {
@@ -68,6 +135,11 @@ class CudaDevice final : public Device {
     CNNB_CUDA_CHECK(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, cuda_.stream));
     CNNB_CUDA_CHECK(cudaStreamSynchronize(cuda_.stream));
   }
+  void download_async(void* host_dst, const void* src, size_t bytes) override {
+    if (!bytes) return;
+    cuda::ScopedDevice on(cuda_.device);
+    CNNB_CUDA_CHECK(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, cuda_.stream));
+  }
   void copy(void* dst, const void* src, size_t bytes) override {
     if (!bytes) return;
     cuda::ScopedDevice on(cuda_.device);
@@ -91,10 +163,23 @@ class CudaDevice final : public Device {
       fail("out of page-locked host memory allocating {} bytes for {}", bytes, name());
     }
     CNNB_CUDA_CHECK(err);
+    try {
+      const std::lock_guard lock(pinned_m_);
+      pinned_[p] = bytes;
+    } catch (...) {
+      (void)cudaFreeHost(p);
+      throw;
+    }
     return p;
   }
   void free_host(void* p) noexcept override {
     if (!p) return;
+    {
+      // Forgotten before it is freed: once freed, another thread's alloc_host may get the same address.
+      const std::lock_guard lock(pinned_m_);
+      pinned_.erase(p);
+    }
+    cuda::ScopedDevice on(cuda_.device);
     (void)cudaFreeHost(p);
     (void)cudaGetLastError();
   }
@@ -106,12 +191,26 @@ class CudaDevice final : public Device {
     CNNB_CUDA_CHECK(cudaStreamSynchronize(copy_stream_));
   }
   size_t workspace_bytes() const override { return cuda_.workspace_bytes(); }
+  std::unique_ptr<StepClock> make_step_clock(int marks) override {
+    return std::make_unique<EventStepClock>(cuda_, marks);
+  }
+  std::optional<DeviceMemoryUse> memory_use() const override {
+    cuda::ScopedDevice on(cuda_.device);
+    const auto [available, total] = free_and_total();
+    DeviceMemoryUse m{total, total - available, used_at_start_, 0};
+    const std::lock_guard lock(pinned_m_);
+    for (const auto& [p, bytes] : pinned_) m.pinned_host += bytes;
+    return m;
+  }
 
  private:
   CudaCtx cuda_;  // before ctx_, which points at it
   ExecCtx ctx_;
   std::string gpu_name_;
   cudaStream_t copy_stream_ = nullptr;
+  size_t used_at_start_ = 0;
+  mutable std::mutex pinned_m_;  // alloc_host runs on the replica's and the loader's threads
+  std::unordered_map<void*, size_t> pinned_;
 };
 
 }  // namespace

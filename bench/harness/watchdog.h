@@ -6,7 +6,9 @@
 //
 // Cost: on CPU replicas the gradients are scanned in place (one pass over the flat buffer, outside the
 // timed phases). GPU replicas are checked on the loss only unless --check-numerics is given, which
-// downloads the gradients and every layer's output each step.
+// downloads the gradients and every layer's output each step. The output scan runs inside forward, after
+// the device has finished each layer, and is timed as the step's `numerics` phase (timing.numerics_ms),
+// so that `forward` compares with and without the flag.
 #include <cstdint>
 #include <memory>
 #include <optional>
