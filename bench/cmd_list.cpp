@@ -1,9 +1,11 @@
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include "backends/backend.h"
+#include "backends/cuda_environment.h"
 #include "backends/registry.h"
 #include "bench/commands.h"
-#include "core/device.h"
 #include "core/model_spec.h"
 #include "datasets/dataset.h"
 #include "strategies/comm/communicator.h"
@@ -32,7 +34,11 @@ Command add_list(CLI::App& app) {
     for (const auto& c : communicator_infos())
       fmt::print("  {:<11} {:<13} {}\n", c.name, c.available ? "available" : "not in build",
                  c.available ? std::string(c.description) : fmt::format("needs {}", c.requirement));
-    fmt::print("\nCUDA devices: {}\n", cuda_device_count());
+    // scripts/demo reads the "CUDA devices: N" line.
+    const cuda::CudaEnv env = cuda::cuda_environment();
+    fmt::print("\nCUDA:\n");
+    for (const auto& line : cuda::environment_lines(nlohmann::json(env))) fmt::print("  {}\n", line);
+    fmt::print("CUDA devices: {}\n", env.gpus.size());
     return 0;
   }};
 }

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "backends/cuda_environment.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "reports/charts.h"
@@ -134,6 +135,42 @@ std::string chart_section(const std::vector<BuiltChart>& charts) {
   return s;
 }
 
+// Null when absent, as CPU-only builds wrote it before the cuda object.
+nlohmann::json cuda_of(const nlohmann::json& env) {
+  const auto it = env.find("cuda");
+  return it == env.end() ? nlohmann::json(nullptr) : *it;
+}
+
+// A table cell: which GPUs, or that there were none; the details are lines below the table.
+std::string cuda_cell(const nlohmann::json& cuda) {
+  const auto built = cuda.find("built_with_cuda");
+  if (!cuda.is_object() || (built != cuda.end() && built->is_boolean() && !built->get<bool>()))
+    return "none (CPU-only build)";
+  const auto gpus = cuda.find("gpus");
+  if (gpus == cuda.end() || !gpus->is_array() || gpus->empty()) return "no usable GPU (see CUDA below)";
+  std::vector<std::pair<std::string, int>> kinds;  // "NVIDIA A100 (compute capability 8.0)", count
+  for (const auto& g : *gpus) {
+    const std::string kind =
+        fmt::format("{} (compute capability {})", env_str(g, "name"), env_str(g, "compute_capability"));
+    const auto it = std::find_if(kinds.begin(), kinds.end(), [&](const auto& k) { return k.first == kind; });
+    if (it == kinds.end()) kinds.emplace_back(kind, 1);
+    else ++it->second;
+  }
+  std::vector<std::string> parts;
+  for (const auto& [kind, n] : kinds) parts.push_back(fmt::format("{}× {}", n, kind));
+  return fmt::format("{}", fmt::join(parts, ", "));
+}
+
+std::string cuda_section(const std::vector<const nlohmann::json*>& envs) {
+  std::string s = "\n### CUDA\n";
+  for (size_t i = 0; i < envs.size(); ++i) {
+    const std::string host = env_str(*envs[i], "hostname");
+    s += fmt::format("\nMachine {}{}:\n\n", i + 1, host.empty() ? "" : fmt::format(" ({})", md(host)));
+    for (const auto& line : cuda::environment_lines(cuda_of(*envs[i]))) s += "- " + md(line) + "\n";
+  }
+  return s;
+}
+
 std::string environment_table(const ResultSet& set) {
   // One column per distinct machine and build, in the order first seen.
   std::vector<const nlohmann::json*> envs;
@@ -171,10 +208,7 @@ std::string environment_table(const ResultSet& set) {
     const auto it = e.find("libraries");
     return it != e.end() && it->is_object() ? env_str(*it, "mpi") : std::string();
   });
-  row("CUDA", [](const nlohmann::json& e) {
-    const std::string c = env_str(e, "cuda");
-    return c.empty() ? std::string("none (CPU-only build)") : c;
-  });
+  row("CUDA", [](const nlohmann::json& e) { return cuda_cell(cuda_of(e)); });
   row("variables", [](const nlohmann::json& e) {
     const auto it = e.find("variables");
     if (it == e.end() || !it->is_object()) return std::string();
@@ -183,7 +217,7 @@ std::string environment_table(const ResultSet& set) {
     return v;
   });
   if (!first_ts.empty()) s += fmt::format("\nRuns measured from {} to {}.\n", first_ts, last_ts);
-  return s;
+  return s + cuda_section(envs);
 }
 
 std::string not_run_table(const ResultSet& set) {
@@ -200,11 +234,14 @@ std::string not_run_table(const ResultSet& set) {
 std::string breakdown_table(const ResultSet& set) {
   const auto rows = ordered(set, true);
   if (rows.empty()) return "";
-  std::string s = "| configuration | model | dataset | data | h2d | forward | backward | exchange | update | step (median) |\n"
-                  "|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n";
+  std::string s = "| configuration | model | dataset |";
+  for (const char* ph : kStepPhases) s += fmt::format(" {} |", ph);
+  s += " step (median) |\n|---|---|---|";
+  for (size_t i = 0; i <= kStepPhases.size(); ++i) s += "---:|";
+  s += "\n";
   for (const RunRow* r : rows) {
     s += fmt::format("| {} | {} | {} |", md(r->label()), md(r->model), md(r->dataset));
-    for (const char* ph : {"data", "h2d", "forward", "backward", "exchange", "update"}) {
+    for (const char* ph : kStepPhases) {
       const auto it = r->phases.find(ph);
       s += fmt::format(" {} |", ms(it == r->phases.end() ? kNaN : it->second));
     }

@@ -11,6 +11,17 @@
 #include "core/device.h"
 #include "tests/cli_runner.h"
 
+#if CNNB_HAVE_CUDA
+#include <cublas_api.h>
+#include <cuda_runtime_api.h>
+#endif
+#if CNNB_HAVE_CUDNN
+#include <cudnn_version.h>
+#endif
+#if CNNB_HAVE_NCCL
+#include <nccl.h>
+#endif
+
 namespace cnnb {
 namespace {
 
@@ -71,11 +82,15 @@ TEST(Cli, OutInMissingDirectoryFailsBeforeTraining) {
 }
 
 TEST(Cli, OutInUnwritableDirectoryFails) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root can write anywhere; the missing-directory test covers this path";
   TempDir dir;
-  std::filesystem::permissions(dir.path(), std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec);
-  const auto r = run_cli(fmt::format("{} --out '{}'", kQuick, (dir / "run.json").string()));
+  // Root writes through permission bits (CI runs as root), but not into sysfs.
+  const bool root = ::geteuid() == 0;
+  const std::filesystem::path out = root ? std::filesystem::path("/sys/run.json") : dir / "run.json";
+  if (!root)
+    std::filesystem::permissions(dir.path(), std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec);
+  const auto r = run_cli(fmt::format("{} --out '{}'", kQuick, out.string()));
   std::filesystem::permissions(dir.path(), std::filesystem::perms::owner_all);
+  EXPECT_FALSE(std::filesystem::exists(out));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.out, HasSubstr("is not writable"));
 }
@@ -188,6 +203,19 @@ TEST(Cli, TrainWritesACompleteRunRecord) {
   EXPECT_EQ(j["environment"]["git_commit"].get<std::string>().empty(), false);
   EXPECT_GT(j["environment"]["logical_cores"].get<int>(), 0);
   EXPECT_GT(j["peak_rss_mib"].get<double>(), 0);
+  // What CUDA offered, in a CPU-only build too; a reason exactly when no GPU was usable.
+  const auto& cuda = j["environment"]["cuda"];
+  EXPECT_EQ(cuda["reason"].is_string(), cuda["gpus"].empty()) << cuda.dump();
+#if CNNB_HAVE_CUDA
+  EXPECT_EQ(cuda["built_with_cuda"], true);
+  EXPECT_EQ(cuda["runtime_built"], fmt::format("{}.{}", CUDART_VERSION / 1000, CUDART_VERSION % 100 / 10));
+  EXPECT_EQ(cuda["cublas"]["built"], fmt::format("{}.{}.{}", CUBLAS_VER_MAJOR, CUBLAS_VER_MINOR, CUBLAS_VER_PATCH));
+  if (cuda["gpus"].empty()) EXPECT_THAT(cuda["error"].get<std::string>(), ::testing::StartsWith("cudaError"));
+#else
+  EXPECT_EQ(cuda["built_with_cuda"], false);
+  EXPECT_EQ(cuda["runtime_version"], nullptr);
+  EXPECT_EQ(cuda["reason"], "this cnnbench was built without CUDA (configure with the `cuda` preset)");
+#endif
   // No temporary file left beside it.
   int files = 0;
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path())) ++files;
@@ -199,6 +227,42 @@ TEST(Cli, ListNamesEverythingInTheBuild) {
   ASSERT_EQ(r.exit_code, 0) << r.out;
   for (const char* s : {"simple", "tfcifar", "fashion-mnist", "synthetic:", "cpu-ref", "conv_fwd/cpu/ref", "adam_update/cpu/ref"})
     EXPECT_THAT(r.out, HasSubstr(s));
+}
+
+// The CUDA summary: this build's versions, each GPU or why there is none, and the count scripts/demo reads.
+TEST(Cli, ListSaysWhichCudaAndWhyNoGpu) {
+  const auto r = run_cli("list");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const auto at = r.out.find("\nCUDA:\n");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const std::string cuda = r.out.substr(at);
+  const int n = cuda_device_count();
+  EXPECT_THAT(cuda, ::testing::EndsWith(fmt::format("\nCUDA devices: {}\n", n)));
+  if (n > 0) {
+    EXPECT_THAT(cuda, HasSubstr("\n  gpu:0 "));
+    EXPECT_THAT(cuda, HasSubstr(", compute capability "));
+    EXPECT_THAT(cuda, ::testing::Not(HasSubstr("no usable GPU")));
+  } else {
+    EXPECT_THAT(cuda, HasSubstr("\n  no usable GPU: "));
+    EXPECT_THAT(cuda, ::testing::Not(HasSubstr("0 devices"))) << "a reason, not a count";
+  }
+#if CNNB_HAVE_CUDA
+  EXPECT_THAT(cuda, HasSubstr(fmt::format("\n  CUDA runtime: {0}.{1} loaded, built against {0}.{1}\n",
+                                          CUDART_VERSION / 1000, CUDART_VERSION % 100 / 10)));
+  EXPECT_THAT(cuda, HasSubstr(fmt::format("\n  cuBLAS: {0}.{1}.{2} loaded, built against {0}.{1}.{2}\n",
+                                          CUBLAS_VER_MAJOR, CUBLAS_VER_MINOR, CUBLAS_VER_PATCH)));
+#else
+  EXPECT_THAT(cuda, HasSubstr("\n  no usable GPU: this cnnbench was built without CUDA (configure with the `cuda` "
+                              "preset)\nCUDA devices: 0\n"));
+#endif
+#if CNNB_HAVE_CUDNN
+  EXPECT_THAT(cuda, HasSubstr(fmt::format("\n  cuDNN: {0}.{1}.{2} loaded, built against {0}.{1}.{2}\n", CUDNN_MAJOR,
+                                          CUDNN_MINOR, CUDNN_PATCHLEVEL)));
+#endif
+#if CNNB_HAVE_NCCL
+  EXPECT_THAT(cuda, HasSubstr(fmt::format("\n  NCCL: {0}.{1}.{2} loaded, built against {0}.{1}.{2}\n", NCCL_MAJOR,
+                                          NCCL_MINOR, NCCL_PATCH)));
+#endif
 }
 
 }  // namespace

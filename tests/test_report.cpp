@@ -325,6 +325,36 @@ TEST(ReportFiles, WithoutGnuplotTheDataAndScriptsAreWrittenAndTheIndexSaysHowToR
   EXPECT_NE(slurp(dir / "rep" / "charts" / "scaling_1.gp").find("Weak scaling (batch 64 per device)"), std::string::npos);
 }
 
+// The step's bookkeeping (`metrics`) and --check-numerics' scan (`numerics`) are phases of their own: the table and
+// the stacked chart show them, and a record written before they existed reads 0 for them.
+TEST(ReportFiles, BreakdownShowsMetricsAndNumericsAndOlderRecordsReadZero) {
+  TempDir dir;
+  NoGnuplot no_gnuplot;
+  std::vector<nlohmann::json> lines = sample();
+  auto phase = [](double m) { return nlohmann::json{{"median", m}, {"p10", m}, {"p90", m}, {"min", m}, {"max", m}}; };
+  lines[1]["timing"]["phases_ms"]["metrics"] = phase(0.25);
+  lines[1]["timing"]["phases_ms"]["numerics"] = phase(2);
+  write_lines(dir / "r.jsonl", lines);
+  ReportOptions opt;
+  opt.results = {dir / "r.jsonl"};
+  opt.out = dir / "rep";
+  write_report(opt);
+  const std::string index = slurp(dir / "rep" / "index.md");
+  EXPECT_NE(index.find("| data | h2d | forward | backward | metrics | numerics | exchange | update | step (median) |\n"
+                       "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"),
+            std::string::npos)
+      << index;
+  EXPECT_NE(index.find("| 1.000 | 0.000 | 3.000 | 5.000 | 0.250 | 2.000 | 0.000 | 0.500 | 10.000 |"), std::string::npos)
+      << index;
+  EXPECT_NE(index.find("| 1.000 | 0.000 | 3.000 | 5.000 | 0.000 | 0.000 | 0.500 | 0.500 | 10.000 |"), std::string::npos)
+      << index;
+  const std::string dat = slurp(dir / "rep" / "charts" / "breakdown_1.dat");
+  EXPECT_NE(dat.find("data_ms\th2d_ms\tforward_ms\tbackward_ms\tmetrics_ms\tnumerics_ms\texchange_ms\tupdate_ms\n"),
+            std::string::npos)
+      << dat;
+  EXPECT_NE(dat.find("\t1\t0\t3\t5\t0.25\t2\t0\t0.5\n"), std::string::npos) << dat;
+}
+
 TEST(ReportFiles, RendersSvgAndPngWithGnuplot) {
   if (!find_gnuplot()) GTEST_SKIP() << "gnuplot is not installed";
   TempDir dir;
@@ -572,6 +602,71 @@ TEST(ReportLabels, ThreadsPerReplicaTellOneByTwoFromTwoByOne) {
   nlohmann::json unknown = rec("cpu-gemm", "single", 1, 64, 400, "00000000000000c5");
   unknown["config"].erase("threads");
   EXPECT_EQ(row_from_record(unknown, "f:5").label(), "cpu-gemm single x1 b64");
+}
+
+// ---- environment
+
+// Three machines: two A100s, a CUDA build without a driver, and a CPU-only build from before the cuda
+// object existed. The report states each as readable lines, never as JSON.
+TEST(ReportEnvironment, CudaFactsAreLinesNotJson) {
+  TempDir dir;
+  NoGnuplot no_gnuplot;
+  nlohmann::json gpu = rec("cudnn", "single", 1, 64, 9000, "00000000000000e1");
+  gpu["environment"] = nlohmann::json::parse(R"j({"hostname": "gpubox", "git_commit": "abc", "cuda": {
+    "built_with_cuda": true, "driver_version": "13.0", "driver_release": "580.65.06",
+    "runtime_version": "13.0", "runtime_built": "13.0",
+    "cublas": {"built": "13.1.0", "loaded": "13.1.0"}, "cudnn": {"built": "9.19.0", "loaded": "9.19.0"},
+    "nccl": {"built": "2.28.9", "loaded": "2.28.5"}, "visible_devices": null,
+    "gpus": [{"ordinal": 0, "name": "NVIDIA A100-SXM4-80GB", "compute_capability": "8.0", "memory_bytes": 85899345920,
+              "sm_count": 108, "l2_cache_bytes": 41943040, "pci_bus_id": "0000:07:00.0"},
+             {"ordinal": 1, "name": "NVIDIA A100-SXM4-80GB", "compute_capability": "8.0", "memory_bytes": 85899345920,
+              "sm_count": 108, "l2_cache_bytes": 41943040, "pci_bus_id": "0000:08:00.0"}],
+    "error": null, "reason": null}})j");
+  nlohmann::json nodriver = rec("cpu-gemm", "single", 1, 64, 400, "00000000000000e2");
+  nodriver["environment"] = nlohmann::json::parse(R"j({"hostname": "devbox", "git_commit": "abc", "cuda": {
+    "built_with_cuda": true, "driver_version": null, "driver_release": null, "runtime_version": "13.0",
+    "runtime_built": "13.0", "cublas": {"built": "13.1.0", "loaded": "13.1.0"}, "cudnn": null, "nccl": null,
+    "visible_devices": null, "gpus": [], "error": "cudaErrorInsufficientDriver",
+    "reason": "no NVIDIA driver is installed (cudaErrorInsufficientDriver, and cudaDriverGetVersion reports none)"}})j");
+  nlohmann::json cpu = rec("cpu-ref", "single", 1, 64, 100, "00000000000000e3");
+  cpu["environment"] = {{"hostname", "cpubox"}, {"git_commit", "abc"}, {"cuda", nullptr}};
+  write_lines(dir / "r.jsonl", {gpu, nodriver, cpu});
+  ReportOptions opt;
+  opt.results = {dir / "r.jsonl"};
+  opt.out = dir / "rep";
+  write_report(opt);
+  const std::string index = slurp(dir / "rep" / "index.md");
+  const std::string env = index.substr(index.find("## Environment"));
+  // One column per machine, in the order the lines name them.
+  EXPECT_NE(env.find("| hostname | gpubox | devbox | cpubox |"), std::string::npos) << env;
+  EXPECT_NE(env.find("| CUDA | 2× NVIDIA A100-SXM4-80GB (compute capability 8.0) | no usable GPU (see CUDA below) | "
+                     "none (CPU-only build) |\n"),
+            std::string::npos)
+      << env;
+  EXPECT_NE(env.find("### CUDA\n\n"
+                     "Machine 1 (gpubox):\n\n"
+                     "- gpu:0 NVIDIA A100-SXM4-80GB: compute capability 8.0, 80.0 GiB, 108 SMs, L2 40.0 MiB, PCI "
+                     "0000:07:00.0\n"
+                     "- gpu:1 NVIDIA A100-SXM4-80GB: compute capability 8.0, 80.0 GiB, 108 SMs, L2 40.0 MiB, PCI "
+                     "0000:08:00.0\n"
+                     "- driver: 580.65.06, supports CUDA up to 13.0\n"
+                     "- CUDA runtime: 13.0 loaded, built against 13.0\n"
+                     "- cuBLAS: 13.1.0 loaded, built against 13.1.0\n"
+                     "- cuDNN: 9.19.0 loaded, built against 9.19.0\n"
+                     "- NCCL: 2.28.5 loaded, built against 2.28.9 (they differ)\n\n"
+                     "Machine 2 (devbox):\n\n"
+                     "- no usable GPU: no NVIDIA driver is installed (cudaErrorInsufficientDriver, and "
+                     "cudaDriverGetVersion reports none)\n"
+                     "- driver: none\n"
+                     "- CUDA runtime: 13.0 loaded, built against 13.0\n"
+                     "- cuBLAS: 13.1.0 loaded, built against 13.1.0\n"
+                     "- cuDNN: not in this build\n"
+                     "- NCCL: not in this build\n\n"
+                     "Machine 3 (cpubox):\n\n"
+                     "- no usable GPU: this cnnbench was built without CUDA (configure with the `cuda` preset)\n"),
+            std::string::npos)
+      << env;
+  EXPECT_EQ(env.find("{\""), std::string::npos) << "raw JSON in the environment section:\n" << env;
 }
 
 TEST(ProjectCli, PrintsTheTableForGivenNumbers) {
