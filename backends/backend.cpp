@@ -10,51 +10,7 @@ namespace cnnb {
 
 namespace {
 
-// Preference lists per op: "family/variant", first one present wins. `*` = the same list for every op
-// not named. A backend whose device is CPU falls back to cpu/ref; a GPU backend never falls back to the CPU.
-struct Recipe {
-  std::string_view name;
-  DeviceKind device;
-  std::string_view description;
-  std::vector<std::pair<std::string_view, std::vector<std::string_view>>> prefs;
-  std::string_view missing_reason;
-};
-
-const std::vector<Recipe>& recipes() {
-  static const std::vector<Recipe> r = {
-      {"cpu-ref", DeviceKind::cpu, "sequential reference loops, one thread, double accumulation (the baseline)",
-       {{"*", {"cpu/ref"}}}, ""},
-      {"cpu-gemm", DeviceKind::cpu, "im2col/col2im + OpenBLAS SGEMM, other ops multithreaded with OpenMP",
-       {{"conv_fwd", {"cpu/im2col_gemm"}}, {"conv_bwd_data", {"cpu/im2col_gemm"}}, {"conv_bwd_filter", {"cpu/im2col_gemm"}},
-        {"dense_fwd", {"cpu/gemm"}}, {"dense_bwd", {"cpu/gemm"}}, {"*", {"cpu/omp"}}},
-       ""},
-      {"cpu-onednn", DeviceKind::cpu, "oneDNN primitives (the CPU counterpart of cuDNN), reorders included",
-       // oneDNN has no optimizer primitives: the updates are the OpenMP loops by design, not a fallback.
-       {{"sgd_update", {"cpu/omp"}}, {"adam_update", {"cpu/omp"}}, {"*", {"onednn/dnnl", "cpu/omp"}}},
-       "built without oneDNN"},
-      {"cuda-naive", DeviceKind::cuda, "one CUDA thread per output element for every op", {{"*", {"cuda/naive"}}},
-       "built without CUDA"},
-      {"cuda-gemm", DeviceKind::cuda, "im2col/col2im CUDA kernels + cuBLAS SGEMM, naive CUDA kernels for the rest",
-       {{"conv_fwd", {"cublas/im2col_gemm"}}, {"conv_bwd_data", {"cublas/im2col_gemm"}},
-        {"conv_bwd_filter", {"cublas/im2col_gemm"}}, {"dense_fwd", {"cublas/gemm"}}, {"dense_bwd", {"cublas/gemm"}},
-        {"*", {"cuda/naive"}}},
-       "built without CUDA, or the cuBLAS variants are not written yet"},
-      {"cudnn", DeviceKind::cuda, "cuDNN for convolution, pooling, LRN and softmax; CUDA kernels for the rest",
-       {{"conv_fwd", {"cudnn/cudnn"}}, {"conv_bwd_data", {"cudnn/cudnn"}}, {"conv_bwd_filter", {"cudnn/cudnn"}},
-        {"pool_fwd", {"cudnn/cudnn"}}, {"pool_bwd", {"cudnn/cudnn"}}, {"lrn_fwd", {"cudnn/cudnn"}},
-        {"lrn_bwd", {"cudnn/cudnn"}}, {"softmax_xent", {"cudnn/cudnn", "cuda/naive"}}, {"*", {"cuda/naive"}}},
-       "built without cuDNN, or the cuDNN variants are not written yet"},
-  };
-  return r;
-}
-
-const Recipe* find_recipe(std::string_view name) {
-  for (const auto& r : recipes())
-    if (r.name == name) return &r;
-  return nullptr;
-}
-
-const std::vector<std::string_view>& prefs_for(const Recipe& r, std::string_view op) {
+const std::vector<std::string_view>& prefs_for(const BackendRecipe& r, std::string_view op) {
   for (const auto& [o, list] : r.prefs)
     if (o == op) return list;
   for (const auto& [o, list] : r.prefs)
@@ -76,7 +32,7 @@ std::vector<std::string> variants_of(Op op) {
 }
 
 // Picks the variant for one op, or explains why there is none.
-const KernelInfo* choose(const Recipe& r, Op op, std::vector<std::string>* fallbacks) {
+const KernelInfo* choose(const BackendRecipe& r, Op op, std::vector<std::string>* fallbacks) {
   const auto& list = prefs_for(r, op_name(op));
   for (size_t i = 0; i < list.size(); ++i)
     if (const KernelInfo* k = find_full(op, list[i])) {
@@ -107,19 +63,20 @@ void set_fn(OpSet<float>& s, const KernelInfo& k);
 
 std::vector<std::string> backend_names() {
   std::vector<std::string> names;
-  for (const auto& r : recipes()) names.emplace_back(r.name);
+  for (const auto& r : backend_recipes()) names.emplace_back(r.name);
   return names;
 }
 
 std::vector<BackendInfo> backend_infos() {
   std::vector<BackendInfo> out;
-  for (const auto& r : recipes()) {
+  for (const auto& r : backend_recipes()) {
     bool ok = true;
 #define OP(name, Args) ok = ok && choose(r, Op::name, nullptr) != nullptr;
 #include "backends/ops.def"
 #undef OP
-    // A CPU recipe always runs through cpu/ref fallbacks; it counts as available only if some op uses its own variant.
-    if (r.device == DeviceKind::cpu && r.name != "cpu-ref") {
+    // A CPU recipe always runs through cpu/ref fallbacks; it counts as available only if some op uses its own
+    // variant (cpu-ref's own variant is cpu/ref, so it never falls back).
+    if (r.device == DeviceKind::cpu) {
       std::vector<std::string> fb;
 #define OP(name, Args) choose(r, Op::name, &fb);
 #include "backends/ops.def"
@@ -131,20 +88,16 @@ std::vector<BackendInfo> backend_infos() {
   return out;
 }
 
-DeviceKind backend_device(std::string_view backend) {
-  const Recipe* r = find_recipe(backend);
-  if (!r) fail_input("unknown backend '{}'; expected one of: {}", backend, fmt::join(backend_names(), ", "));
-  return r->device;
-}
+DeviceKind backend_device(std::string_view backend) { return backend_recipe(backend).device; }
 
 OpSet<float> resolve_backend(std::string_view backend, const std::map<std::string, std::string>& overrides) {
-  const Recipe* r = find_recipe(backend);
-  if (!r) fail_input("unknown backend '{}'; expected one of: {}", backend, fmt::join(backend_names(), ", "));
+  const BackendRecipe* r = &backend_recipe(backend);
   for (const auto& info : backend_infos())
     if (info.name == backend && !info.available)
       fail_input("backend '{}' is not available in this build: {}", backend, info.unavailable_reason);
 
   OpSet<float> set;
+  set.recipe = r->name;
   std::map<std::string, std::string> pending = overrides;
   auto resolve_one = [&](Op op) -> const KernelInfo* {
     auto it = pending.find(op_name(op));

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backends/ops.h"
+#include "backends/recipe.h"
 #include "backends/registry.h"
 
 namespace cnnb {
@@ -20,6 +21,7 @@ struct OpSet {
 #undef OP
   std::array<std::string, kOpCount> chosen;  // full variant name per op, e.g. conv_fwd/cpu/im2col_gemm
   std::vector<std::string> fallbacks;        // "relu_fwd: cpu/omp not in this build, using cpu/ref"
+  std::string_view recipe;                   // the backend it was resolved for, so a strategy can ask its facts
 };
 
 struct BackendInfo {

@@ -17,19 +17,11 @@ namespace {
 // "?" is the .dat files' missing value.
 std::string num(double v) { return std::isfinite(v) ? fmt::format("{:.6g}", v) : "?"; }
 
-int backend_rank(const std::string& b) {
-  static const std::vector<std::string> order = {"cpu-ref", "cpu-gemm", "cpu-onednn", "cuda-naive", "cuda-gemm", "cudnn"};
-  const auto it = std::find(order.begin(), order.end(), b);
-  return it == order.end() ? int(order.size()) : int(it - order.begin());
-}
-
 int strategy_rank(const std::string& s) {
   static const std::vector<std::string> order = {"single", "allreduce", "tower", "param-avg", "independent"};
   const auto it = std::find(order.begin(), order.end(), s);
   return it == order.end() ? int(order.size()) : int(it - order.begin());
 }
-
-bool on_cpu(const std::string& backend) { return backend.rfind("cpu", 0) == 0; }
 
 int bar_chart_width(size_t bars) { return int(std::clamp<size_t>(240 + 80 * bars, 800, 1800)); }
 
@@ -45,7 +37,7 @@ std::string rotate_xtics() { return "set xtics rotate by -30 left nomirror noenh
 
 bool display_before(const RunRow& a, const RunRow& b) {
   auto key = [](const RunRow& r) {
-    return std::make_tuple(r.model_spec, r.dataset, r.batch_axis, backend_rank(r.backend), r.backend,
+    return std::make_tuple(r.model_spec, r.dataset, r.batch_axis, backend_display_rank(r.backend), r.backend,
                            strategy_rank(r.strategy), r.replicas, r.scaling, r.pipeline, r.kernel_set);
   };
   return key(a) < key(b);
@@ -406,7 +398,7 @@ std::vector<BuiltChart> projection_charts(const ResultSet& set, const ChartConte
   for (const auto& r : set.rows) {
     if (!r.ok() || r.replicas != 1 || !(r.images_per_second > 0) || !(r.step_median > 0) || r.params <= 0) continue;
     const RunRow*& b = best[{r.model_spec, r.dataset, r.host}];
-    const auto rank = [](const RunRow* x) { return std::make_pair(!on_cpu(x->backend), x->images_per_second); };
+    const auto rank = [](const RunRow* x) { return std::make_pair(!backend_on_cpu(x->backend), x->images_per_second); };
     if (!b || rank(&r) > rank(b)) b = &r;
   }
   std::vector<BuiltChart> out;

@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "backends/recipe.h"
 #include "core/error.h"
 #include "core/files.h"
 
@@ -102,13 +103,8 @@ std::string dat_cell(std::string_view s) {
 }
 
 unsigned backend_color(std::string_view backend) {
-  if (backend == "cpu-ref") return 0x7f7f7f;
-  if (backend == "cpu-gemm") return 0x1f77b4;
-  if (backend == "cpu-onednn") return 0x17becf;
-  if (backend == "cuda-naive") return 0xff7f0e;
-  if (backend == "cuda-gemm") return 0xd62728;
-  if (backend == "cudnn") return 0x2ca02c;
-  return 0x9467bd;
+  const BackendRecipe* r = find_backend_recipe(backend);
+  return r ? r->colour : kUnknownBackendColor;
 }
 
 void write_chart(const fs::path& dir, const ChartSpec& c) {

@@ -35,7 +35,9 @@ RenderResult render_chart(const std::filesystem::path& gnuplot, const std::files
 std::string gp_quote(std::string_view s);
 // Text for a .dat cell: tabs and newlines become spaces, an empty string becomes "-".
 std::string dat_cell(std::string_view s);
-// A fixed colour per backend (0xRRGGBB), so charts agree with each other.
+// A fixed colour per backend (0xRRGGBB), so charts agree with each other: its recipe's, or for a name this
+// build does not know (a record from an older or newer cnnbench) one no recipe uses.
+inline constexpr unsigned kUnknownBackendColor = 0x9467bd;
 unsigned backend_color(std::string_view backend);
 
 }  // namespace cnnb

@@ -1,10 +1,13 @@
 #include "reports/results.h"
 
+#include <algorithm>
 #include <cmath>
+#include <string_view>
 
 #include <fmt/format.h>
 
-#include "bench/harness/sweep.h"
+#include "backends/recipe.h"
+#include "core/config_hash.h"
 #include "core/error.h"
 #include "reports/jsonl.h"
 
@@ -43,18 +46,39 @@ bool is_string(const nlohmann::json& j, std::initializer_list<const char*> path)
   return p && p->is_string();
 }
 
+bool single_threaded(std::string_view backend) {
+  const BackendRecipe* r = find_backend_recipe(backend);
+  return r && r->single_threaded;
+}
+
 bool same_setup(const RunRow& a, const RunRow& b) {
   return a.model_spec == b.model_spec && a.dataset == b.dataset && a.batch_axis == b.batch_axis && a.host == b.host;
 }
 
 }  // namespace
 
+bool backend_on_cpu(std::string_view backend) {
+  const BackendRecipe* r = find_backend_recipe(backend);
+  return r ? r->device == DeviceKind::cpu : backend.starts_with("cpu");
+}
+
+int backend_display_rank(std::string_view backend) {
+  const auto& all = backend_recipes();
+  const BackendRecipe* r = find_backend_recipe(backend);
+  return r ? int(r - all.data()) : int(all.size());
+}
+
+bool RunRow::is_baseline() const {
+  const BackendRecipe* r = find_backend_recipe(backend);
+  return r && r->baseline && strategy == "single" && replicas == 1;
+}
+
 std::string SearchCandidate::id() const { return fmt::format("{} {} seed {}", method, space, seed); }
 
 std::string RunRow::label() const {
   std::string s = fmt::format("{} {} x{} b{}", backend, strategy, replicas, batch_axis);
   if (replicas > 1) s += scaling == "weak" ? "/dev" : " global";
-  if (threads > 0 && backend.rfind("cpu", 0) == 0 && backend != "cpu-ref") s += fmt::format(" {} thr", threads);
+  if (threads > 0 && backend_on_cpu(backend) && !single_threaded(backend)) s += fmt::format(" {} thr", threads);
   if (pipeline != "direct") s += " " + pipeline;
   if (!kernel_set.empty()) s += " [" + kernel_set + "]";
   return s;
@@ -243,7 +267,11 @@ const RunRow* find_one_device(const ResultSet& set, const RunRow& row) {
 std::string short_dataset(const std::string& spec) {
   if (spec.rfind("synthetic:", 0) == 0) {
     std::string shape, n;
-    for (const auto& piece : split_list(spec.substr(10))) {
+    std::string_view rest = std::string_view(spec).substr(10);
+    while (!rest.empty()) {
+      const size_t comma = std::min(rest.find(','), rest.size());
+      const std::string piece(rest.substr(0, comma));
+      rest.remove_prefix(std::min(comma + 1, rest.size()));
       if (piece.rfind("shape=", 0) == 0) shape = piece.substr(6);
       if (piece.rfind("n=", 0) == 0) n = piece.substr(2);
     }

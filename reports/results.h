@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -56,7 +57,7 @@ struct RunRow {
   std::optional<SearchCandidate> search;  // set on `cnnbench search` lines
 
   bool ok() const { return status == "ok"; }
-  bool is_baseline() const { return backend == "cpu-ref" && strategy == "single" && replicas == 1; }
+  bool is_baseline() const;  // the baseline recipe (cpu-ref), single, one replica
   // "cpu-gemm allreduce x2 b64/dev 1 thr": threads per replica on the CPU backends that use them, so a
   // slide tells 1 replica x 2 threads from 2 replicas x 1 thread (cpu-ref is always one thread).
   std::string label() const;
@@ -76,6 +77,12 @@ std::vector<std::string> validate_record(const nlohmann::json& j);
 // Reads every file (JSON Lines or a single record); InputError when a file cannot be read.
 ResultSet load_results(const std::vector<std::filesystem::path>& files);
 RunRow row_from_record(const nlohmann::json& j, const std::string& source);
+
+// What the recipe of a record's backend says; for a name this build does not know (a record from an older
+// or newer cnnbench) the name's "cpu" prefix decides, as it did before backends had recipes.
+bool backend_on_cpu(std::string_view backend);
+// Position in the recipe table; an unknown name ranks after every known one.
+int backend_display_rank(std::string_view backend);
 
 // The sequential CPU baseline of a row: cpu-ref, single, one replica, same model, dataset and batch.
 const RunRow* find_baseline(const ResultSet& set, const RunRow& row);

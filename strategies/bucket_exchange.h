@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "core/model_spec.h"
-#include "core/network.h"
+#include "model/network.h"
 #include "strategies/comm/communicator.h"
 
 namespace cnnb {

@@ -10,6 +10,7 @@
 #include <optional>
 #include <thread>
 
+#include "backends/backend.h"
 #include "core/error.h"
 #include "strategies/host_average.h"
 #include "strategies/strategy.h"
@@ -32,9 +33,10 @@ class Tower final : public Strategy {
     const int64_t n = rs.param_count();
     const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
     host_ = make_cpu_device(0, std::max(1, cores / comm.processes().local_size()));
-    // CPU towers update with the backend's own optimizer kernel (so tower matches single bit for bit in
-    // its update); GPU towers' host needs the CPU one.
-    host_ops_ = rs.setup().devices.kind == DeviceKind::cpu ? rs.setup().ops : resolve_backend("cpu-gemm");
+    // The host updates the master copy with the recipe's host twin; a CPU recipe has none and keeps its own
+    // optimizer kernel, so that tower matches single bit for bit in its update.
+    const std::string_view twin = backend_recipe(rs.setup().ops.recipe).host_twin;
+    host_ops_ = twin.empty() ? rs.setup().ops : resolve_backend(twin);
     master_ = HostBuffer<float>(rs[0].device(), size_t(n));
     rs[0].device().download(master_.data(), rs[0].net().params(), master_.bytes());
     comm.processes().broadcast(std::as_writable_bytes(std::span(master_.data(), master_.size())), 0);

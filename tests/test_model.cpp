@@ -8,7 +8,7 @@
 #include "backends/backend.h"
 #include "core/error.h"
 #include "core/model_spec.h"
-#include "core/network.h"
+#include "model/network.h"
 #include "core/rng.h"
 #include "tests/gradcheck.h"
 #include "tests/input_error.h"

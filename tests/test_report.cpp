@@ -2,15 +2,20 @@
 // rendered, bad input, kernel-variant JSON, --compare, and the alpha-beta projection against hand values.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.h"
+#include "backends/recipe.h"
 #include "core/error.h"
+#include "reports/charts.h"
 #include "reports/gnuplot.h"
 #include "reports/micro.h"
 #include "reports/projection.h"
@@ -602,6 +607,50 @@ TEST(ReportLabels, ThreadsPerReplicaTellOneByTwoFromTwoByOne) {
   nlohmann::json unknown = rec("cpu-gemm", "single", 1, 64, 400, "00000000000000c5");
   unknown["config"].erase("threads");
   EXPECT_EQ(row_from_record(unknown, "f:5").label(), "cpu-gemm single x1 b64");
+}
+
+// ---- backend facts: order, colour and threads come from the recipes; a record from an older or newer
+// cnnbench may name a backend this build does not know, and its report still works.
+
+TEST(ReportBackends, DisplayOrderIsTheRecipeTableOrderAndUnknownNamesComeLastByName) {
+  std::vector<std::string> expected;
+  for (const BackendRecipe& r : backend_recipes()) expected.emplace_back(r.name);
+  expected.insert(expected.end(), {"aaa-old", "cpu-future", "zz-new"});
+  std::vector<RunRow> rows;
+  for (const char* b : {"zz-new", "cudnn", "cpu-future", "cuda-gemm", "aaa-old", "cpu-onednn", "cuda-naive",
+                        "cpu-gemm", "cpu-ref"})
+    rows.push_back(row_from_record(rec(b, "single", 1, 64, 100, ""), b));
+  std::stable_sort(rows.begin(), rows.end(), display_before);
+  std::vector<std::string> got;
+  for (const RunRow& r : rows) got.push_back(r.backend);
+  EXPECT_EQ(got, expected);
+}
+
+TEST(ReportBackends, EveryRecipeHasItsOwnColourAndUnknownNamesTheFallback) {
+  // The colours charts have always used: a slide made from an older report keeps its legend.
+  const std::map<std::string, unsigned> kept = {{"cpu-ref", 0x7f7f7f},   {"cpu-gemm", 0x1f77b4},
+                                                {"cpu-onednn", 0x17becf}, {"cuda-naive", 0xff7f0e},
+                                                {"cuda-gemm", 0xd62728},  {"cudnn", 0x2ca02c}};
+  std::set<unsigned> seen = {kUnknownBackendColor};
+  for (const BackendRecipe& r : backend_recipes()) {
+    EXPECT_TRUE(seen.insert(r.colour).second) << r.name << " shares its colour";
+    EXPECT_EQ(backend_color(r.name), r.colour) << r.name;
+    if (kept.contains(std::string(r.name))) EXPECT_EQ(r.colour, kept.at(std::string(r.name))) << r.name;
+  }
+  EXPECT_EQ(backend_color("zz-new"), kUnknownBackendColor);
+}
+
+TEST(ReportBackends, UnknownNamesAreNeitherTheBaselineNorSingleThreaded) {
+  nlohmann::json future = rec("cpu-future", "single", 1, 64, 400, "00000000000000d1");
+  future["config"]["threads"] = 3;
+  const RunRow row = row_from_record(future, "f:1");
+  EXPECT_FALSE(row.is_baseline());
+  EXPECT_EQ(row.label(), "cpu-future single x1 b64 3 thr");
+  EXPECT_TRUE(backend_on_cpu("cpu-future"));
+  EXPECT_FALSE(backend_on_cpu("tpu-future"));
+  EXPECT_TRUE(row_from_record(rec("cpu-ref", "single", 1, 64, 100, "00000000000000d2"), "f:2").is_baseline());
+  EXPECT_FALSE(row_from_record(rec("cpu-ref", "allreduce", 2, 64, 100, "00000000000000d3"), "f:3").is_baseline());
+  EXPECT_EQ(backend_display_rank("zz-new"), int(backend_recipes().size()));
 }
 
 // ---- environment

@@ -20,7 +20,7 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "core/model_spec.h"
-#include "core/network.h"
+#include "model/network.h"
 #include "core/stream_fault.h"
 #include "input_error.h"
 #include "strategies/comm/communicator.h"

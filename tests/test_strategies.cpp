@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "backends/backend.h"
 #include "bench/harness/trainer.h"
 #include "core/error.h"
 #include "core/rng.h"
@@ -602,6 +603,47 @@ TEST(StrategyConfig, PlansReplicasThreadsAndCommunicator) {
   c.backend = "cpu-ref";
   EXPECT_EQ(plan_of(c).threads, 1);
   EXPECT_EQ(plan_of(parallel_config("single", "")).devices.str(), "cpu:1");
+}
+
+// ---- backend facts: the harness and the strategies ask the recipe, never the name
+
+TEST(BackendRecipes, CpuRefIsTheOneSingleThreadedBaseline) {
+  EXPECT_EQ(baseline_backend(), "cpu-ref");
+  for (const BackendRecipe& r : backend_recipes()) {
+    EXPECT_EQ(r.baseline, r.name == "cpu-ref") << r.name;
+    EXPECT_EQ(r.single_threaded, r.name == "cpu-ref") << r.name;
+  }
+  // --threads does not reach a single-threaded recipe.
+  TrainConfig c = parallel_config("allreduce", "cpu:2");
+  c.threads = 3;
+  c.backend = "cpu-ref";
+  EXPECT_EQ(plan_of(c).threads, 1);
+  c.backend = "cpu-gemm";
+  EXPECT_EQ(plan_of(c).threads, 3);
+}
+
+TEST(BackendRecipes, GpuRecipesRunTheTowerHostOnTheCpuGemmTwin) {
+  for (const BackendRecipe& r : backend_recipes()) {
+    if (r.device == DeviceKind::cpu) {
+      EXPECT_EQ(r.host_twin, "") << r.name << ": a CPU tower updates with its own kernels";
+      continue;
+    }
+    EXPECT_EQ(r.host_twin, "cpu-gemm") << r.name;
+    const BackendRecipe* twin = find_backend_recipe(r.host_twin);
+    ASSERT_NE(twin, nullptr) << r.name;
+    EXPECT_EQ(twin->device, DeviceKind::cpu) << r.name;
+    EXPECT_EQ(twin->host_twin, "") << r.name;
+  }
+  // The tower finds the recipe through the op set it was given.
+  EXPECT_EQ(resolve_backend("cpu-gemm").recipe, "cpu-gemm");
+  EXPECT_EQ(resolve_backend("cpu-ref", {{"conv_fwd", "im2col_gemm"}}).recipe, "cpu-ref");
+}
+
+TEST(BackendRecipes, UnknownNamesAreRefusedWithTheKnownOnes) {
+  EXPECT_EQ(find_backend_recipe("tpu-magic"), nullptr);
+  EXPECT_THAT(input_error([] { backend_recipe("tpu-magic"); }),
+              HasSubstr("unknown backend 'tpu-magic'; expected one of: cpu-ref, cpu-gemm, cpu-onednn, cuda-naive, "
+                        "cuda-gemm, cudnn"));
 }
 
 TEST(StrategyConfig, BadInputNamesTheFlag) {

@@ -18,7 +18,7 @@
 #include "cli_runner.h"
 #include "core/device.h"
 #include "core/model_spec.h"
-#include "core/network.h"
+#include "model/network.h"
 #include "core/safetensors.h"
 
 namespace cnnb {

@@ -298,17 +298,6 @@ std::string SweepRun::label() const {
   return s;
 }
 
-std::string config_hash(const nlohmann::json& canonical) {
-  // FNV-1a 64: tiny, stable, and enough to tell a few thousand configurations apart.
-  const std::string text = canonical.dump();
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
-  return fmt::format("{:016x}", h);
-}
-
 namespace {
 
 struct Axis {
@@ -394,7 +383,7 @@ SweepPlan expand_sweep(const SweepSpec& s, const SweepHost& host) {
     for (const auto& dataset : s.datasets) {
       for (int batch : s.batches) {
         // The sequential CPU baseline of every speedup: cpu-ref, single, one device, the same model and batch.
-        Axis base{model, dataset, "cpu-ref", "single", "direct", "weak", "", 1, batch};
+        Axis base{model, dataset, std::string(baseline_backend()), "single", "direct", "weak", "", 1, batch};
         SweepRun b = make_run(s, base, spec, host, DeviceKind::cpu);
         if (s.baseline_steps > 0) b.cfg.steps_per_epoch = s.baseline_steps;
         if (s.baseline_epochs > 0) b.cfg.epochs = s.baseline_epochs;

@@ -15,6 +15,7 @@
 
 #include "backends/context_health.h"
 #include "bench/harness/trainer.h"
+#include "core/config_hash.h"
 
 namespace cnnb {
 
@@ -98,9 +99,6 @@ struct SweepPlan {
 // specs); combinations this host cannot run get a skip_reason.
 SweepPlan expand_sweep(const SweepSpec& spec, const SweepHost& host);
 
-// 16 hex digits of FNV-1a 64 over the canonical JSON text (object keys sorted): stable across runs,
-// machines and the order the grid was written in.
-std::string config_hash(const nlohmann::json& canonical);
 
 // ---- results file (JSON Lines) and resume
 

@@ -14,10 +14,11 @@
 #include "bench/harness/checkpoint.h"
 #include "bench/harness/watchdog.h"
 #include "backends/cudnn/algorithms.h"
+#include "backends/recipe.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "core/files.h"
-#include "core/network.h"
+#include "model/network.h"
 #include "core/safetensors.h"
 #include "reports/tensorboard.h"
 #include "strategies/comm/route.h"
@@ -174,7 +175,10 @@ EvalResult evaluate_weights(const EvalConfig& cfg, const Dataset& data) {
   const std::vector<float> weights = load_weights(cfg.weights, plan);
   const OpSet<float> ops = resolve_backend(cfg.backend, cfg.kernels);
   const DeviceKind kind = backend_device(cfg.backend);
-  const int threads = cfg.backend == "cpu-ref" ? 1 : cfg.threads > 0 ? cfg.threads : kind == DeviceKind::cpu ? cores() : 1;
+  const int threads = backend_recipe(cfg.backend).single_threaded ? 1
+                      : cfg.threads > 0                            ? cfg.threads
+                      : kind == DeviceKind::cpu                    ? cores()
+                                                                   : 1;
   OptimizerConfig sgd;
   sgd.kind = OptimizerConfig::Kind::sgd;  // unused; the smallest state
   ReplicaSet rs(ReplicaSetup{plan, ops, sgd, parse_devices("", kind, 0), threads, cfg.batch, 0, 0});
@@ -273,7 +277,7 @@ ParallelPlan plan_parallel(const TrainConfig& cfg, const ProcessGroup& pg) {
   if (p.comm == CommKind::threads && pg.size() > 1)
     fail_input("--comm threads connects the replicas of one process, but mpirun started {} processes: use --comm mpi",
                pg.size());
-  if (cfg.backend == "cpu-ref")
+  if (backend_recipe(cfg.backend).single_threaded)
     p.threads = 1;
   else if (cfg.threads > 0)
     p.threads = cfg.threads;

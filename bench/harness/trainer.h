@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "core/device.h"
-#include "core/optimizer.h"
+#include "model/optimizer.h"
 #include "datasets/dataset.h"
 #include "strategies/comm/communicator.h"
 #include "strategies/devices.h"

@@ -1,4 +1,4 @@
-#include "core/optimizer.h"
+#include "model/optimizer.h"
 
 #include <fmt/format.h>
 

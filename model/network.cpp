@@ -1,4 +1,4 @@
-#include "core/network.h"
+#include "model/network.h"
 
 #include <chrono>
 
