@@ -1,4 +1,4 @@
-// The README's "Bad input" table, row by row, through the real CLI: the message a user reads, the exit
+// docs/BAD-INPUT.md's table, row by row, through the real CLI: the message a user reads, the exit
 // code a script sees, and that nothing was written or overwritten. Rows whose CLI test lives beside its
 // feature (test_cli, test_strategies, test_sweep, ...) are not repeated here.
 #include <gmock/gmock.h>

@@ -1,5 +1,5 @@
 #pragma once
-// The run record: one JSON object per run, schema "cnnbench.run/1" (documented in the README).
+// The run record: one JSON object per run, schema "cnnbench.run/1" (documented in docs/RECORD.md).
 #include <nlohmann/json.hpp>
 
 #include "bench/harness/trainer.h"
