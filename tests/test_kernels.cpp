@@ -1,6 +1,6 @@
-// Every kernel variant in kernels.def against cpu/ref on every case of its op (backends/op_cases.h),
+// Every CPU kernel variant in kernels.def against cpu/ref on every case of its op (backends/op_cases.h),
 // one GoogleTest per (variant, case): a new kernels.def line is tested without editing this file.
-// CUDA variants are skipped here (cnnbench-gpu-tests runs them on a GPU).
+// The CUDA variants have the same loop on a GPU in cnnbench-gpu-tests (tests/gpu/test_gpu_kernels.cpp).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -42,7 +42,8 @@ struct KernelCase {
 std::vector<KernelCase> kernel_cases() {
   std::vector<KernelCase> out;
   for (const KernelInfo& k : all_kernels()) {
-    if (k.family == "cpu" && k.variant == "ref") continue;
+    // The GPU variants run against the same cases in cnnbench-gpu-tests (CudaKernelsVsRef).
+    if (k.device != DeviceKind::cpu || (k.family == "cpu" && k.variant == "ref")) continue;
     for (OpCase& c : op_cases(k.op, CaseSet::test)) out.push_back({&k, std::move(c)});
   }
   return out;
@@ -60,7 +61,6 @@ class KernelsVsRef : public ::testing::TestWithParam<KernelCase> {};
 
 TEST_P(KernelsVsRef, Matches) {
   const auto& [k, c] = GetParam();
-  if (k->device != DeviceKind::cpu) GTEST_SKIP() << k->full_name() << " needs a GPU: see cnnbench-gpu-tests";
   auto dev = make_cpu_device(0, kThreads);
   const VerifyResult r = verify_kernel(*k, c, *dev);
   EXPECT_TRUE(r.pass) << r.kernel << " on " << r.case_name << " (" << r.geometry << "): " << r.reason
