@@ -43,7 +43,7 @@ const std::vector<BackendRecipe>& backend_recipes() {
        .prefs = {{"conv_fwd", {"cublas/im2col_gemm"}}, {"conv_bwd_data", {"cublas/im2col_gemm"}},
                  {"conv_bwd_filter", {"cublas/im2col_gemm"}}, {"dense_fwd", {"cublas/gemm"}},
                  {"dense_bwd", {"cublas/gemm"}}, {"*", {"cuda/naive"}}},
-       .missing_reason = "built without CUDA, or the cuBLAS variants are not written yet",
+       .missing_reason = "built without CUDA (no CUDA compiler or cuBLAS at configure time)",
        .host_twin = "cpu-gemm",
        .colour = 0xd62728},
       {.name = "cudnn",
@@ -53,7 +53,7 @@ const std::vector<BackendRecipe>& backend_recipes() {
                  {"pool_fwd", {"cudnn/cudnn"}}, {"pool_bwd", {"cudnn/cudnn"}}, {"lrn_fwd", {"cudnn/cudnn"}},
                  {"lrn_bwd", {"cudnn/cudnn"}}, {"softmax_xent", {"cudnn/cudnn", "cuda/naive"}},
                  {"*", {"cuda/naive"}}},
-       .missing_reason = "built without cuDNN, or the cuDNN variants are not written yet",
+       .missing_reason = "built without cuDNN (CUDA without cuDNN found at configure time)",
        .host_twin = "cpu-gemm",
        .colour = 0x2ca02c},
   };

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/stream_fault.h"
 
@@ -140,9 +141,9 @@ template <class T>
 void Network<T>::report_output(size_t layer, const T* y, size_t count) {
   if (!forward_hook_) return;
   synchronize_phases(dev_, StepPhase::forward, StepPhase::forward, [this] { return last_op(); });
-  const auto t0 = std::chrono::steady_clock::now();
+  const auto t0 = SteadyClock::now();
   forward_hook_->layer_output(layer, y, count);
-  hook_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  hook_seconds_ += seconds_since(t0);
 }
 
 template <class T>

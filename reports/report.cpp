@@ -14,6 +14,7 @@
 #include <fmt/ranges.h>
 
 #include "backends/cuda_environment.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "reports/charts.h"
@@ -39,11 +40,6 @@ std::string md(std::string_view s) {
 
 std::string ms(double v) { return std::isfinite(v) ? fmt::format("{:.3f}", v) : "–"; }
 std::string ips(double v) { return std::isfinite(v) ? fmt::format("{:.1f}", v) : "–"; }
-
-std::string utc_now() {
-  return fmt::format("{:%Y-%m-%d %H:%M:%S} UTC",
-                     fmt::gmtime(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())));
-}
 
 std::vector<const RunRow*> ordered(const ResultSet& set, bool ok) {
   std::vector<const RunRow*> v;
@@ -380,7 +376,7 @@ ReportOutcome write_report(const ReportOptions& opt) {
   for (const auto* rows : {&set.rows, &searched.rows})
     for (const auto& r : *rows) (r.ok() ? ok : r.status == "failed" ? failed : r.status == "diverged" ? diverged : skipped)++;
   std::string s = "# cnnbench report\n\n";
-  s += fmt::format("Generated {} from {} ({} lines). Runs: **{} ok**, {} failed, {} diverged, {} skipped.\n\n", utc_now(),
+  s += fmt::format("Generated {} from {} ({} lines). Runs: **{} ok**, {} failed, {} diverged, {} skipped.\n\n", utc_now(UtcStyle::readable),
                    set.files.empty() ? std::string("no results files")
                                      : fmt::format("{}", fmt::join(std::vector<std::string>(set.files.begin(), set.files.end()), ", ")),
                    set.lines, ok, failed, diverged, skipped);
@@ -524,7 +520,7 @@ CompareOutcome write_compare(const CompareOptions& opt) {
   std::string s = "# cnnbench compare\n\n";
   s += fmt::format("Old: `{}` ({} runs) · New: `{}` ({} runs) · {} configurations in both (matched by config hash). "
                    "Generated {}.\n\n",
-                   opt.old_file.string(), olds.rows.size(), opt.new_file.string(), news.rows.size(), pairs.size(), utc_now());
+                   opt.old_file.string(), olds.rows.size(), opt.new_file.string(), news.rows.size(), pairs.size(), utc_now(UtcStyle::readable));
   if (!rendering.note.empty()) s += "> **Note:** " + rendering.note + "\n\n";
   for (const auto& w : outcome.report.warnings) s += "> warning: " + md(w) + "\n";
   if (!outcome.report.warnings.empty()) s += "\n";

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <memory>
 
+#include "core/clock.h"
 #include "strategies/bucket_exchange.h"
 #include "strategies/strategy.h"
 
@@ -18,7 +19,6 @@ namespace cnnb {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 
 class AllReduce final : public Strategy {
  public:
@@ -43,15 +43,15 @@ class AllReduce final : public Strategy {
  private:
   ShardStats compute_then_exchange(ReplicaSet& rs, Communicator& comm, const GlobalBatch& b, StepTimes& t) {
     const ShardStats stats = rs.compute(b.split, b.shape, b.indices, t);
-    const auto t0 = Clock::now();
+    const auto t0 = SteadyClock::now();
     comm.allreduce_mean(grads_, rs.param_count());
-    t.exchange = t.exchange_busy = std::chrono::duration<double>(Clock::now() - t0).count();
+    t.exchange = t.exchange_busy = seconds_since(t0);
     return stats;
   }
 
   ShardStats compute_overlapped(ReplicaSet& rs, const GlobalBatch& b, StepTimes& t) {
     exchange_->begin();
-    const auto start = Clock::now();
+    const auto start = SteadyClock::now();
     ShardStats stats;
     try {
       stats = rs.compute(b.split, b.shape, b.indices, t, exchange_->hooks());
@@ -62,7 +62,7 @@ class AllReduce final : public Strategy {
     t.exchange_busy = exchange_->finish();
     // compute's phases cover the time until its last phase ended; what the exchange takes beyond
     // that is exposed.
-    const double exposed = std::chrono::duration<double>(Clock::now() - start).count() - t.compute();
+    const double exposed = seconds_since(start) - t.compute();
     t.exchange = std::max(0.0, exposed);
     return stats;
   }

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <utility>
 
+#include "core/clock.h"
 #include "core/error.h"
 
 namespace cnnb {
@@ -118,7 +119,6 @@ void BucketExchange::cancel() noexcept {
 }
 
 void BucketExchange::loop() {
-  using Clock = std::chrono::steady_clock;
   std::unique_lock lock(m_);
   for (;;) {
     cv_.wait(lock, [this] { return stop_ || armed_; });
@@ -130,13 +130,13 @@ void BucketExchange::loop() {
       const Bucket& b = buckets_[size_t(k)];
       for (size_t r = 0; r < grads_.size(); ++r) slice_[r] = grads_[r] + b.offset;
       std::exception_ptr error;
-      const auto t0 = Clock::now();
+      const auto t0 = SteadyClock::now();
       try {
         comm_.allreduce_mean_marked(slice_, b.count, k);
       } catch (...) {
         error = std::current_exception();
       }
-      const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+      const double dt = seconds_since(t0);
       lock.lock();
       busy_ += dt;
       if (error) {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <optional>
 
+#include "core/clock.h"
 #include "strategies/host_average.h"
 #include "strategies/strategy.h"
 
@@ -31,10 +32,10 @@ class ParamAvg final : public Strategy {
     const ShardStats stats = rs.compute(b.split, b.shape, b.indices, t);
     rs.update(t);
     if (++steps_ % k_ == 0) {
-      const auto t0 = std::chrono::steady_clock::now();
+      const auto t0 = SteadyClock::now();
       avg_->gather_mean(rs, comm, params_of);
       avg_->scatter(rs, avg_->mean().data(), params_of);
-      t.exchange = t.exchange_busy = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      t.exchange = t.exchange_busy = seconds_since(t0);
       t.exchange_bytes = double(rs.param_count()) * sizeof(float);
     }
     return stats;

@@ -7,15 +7,13 @@
 
 #include <fmt/format.h>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/stream_fault.h"
 
 namespace cnnb {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
 std::unique_ptr<Device> make_device(const ReplicaSetup& s, int local) {
   const int id = s.devices.ids[size_t(local)];
@@ -162,7 +160,7 @@ ShardStats ReplicaSet::compute(const Split& split, Shape shape, std::span<const 
   CNNB_CHECK(hooks.empty() || int(hooks.size()) == size(), "{} backward hooks for {} replicas", hooks.size(), size());
   // Two pointers are all the job captures, so that std::function keeps it inline instead of allocating.
   const ComputeInput in{split, shape, batch, hooks};
-  const auto start = Clock::now();
+  const auto start = SteadyClock::now();
   run_each(workers_, [this, &in](int i) { compute_replica(i, in); });
   const ReplicaStep* slowest = &step_results_[0];
   auto end = step_results_[0].end;
@@ -174,7 +172,7 @@ ShardStats ReplicaSet::compute(const Split& split, Shape shape, std::span<const 
     stats.correct += x.correct;
     stats.images += setup_.shard;
   }
-  t.data = slowest->t.data + std::max(0.0, seconds(start, end) - slowest->t.total());
+  t.data = slowest->t.data + std::max(0.0, seconds_between(start, end) - slowest->t.total());
   t.h2d = slowest->t.h2d;
   t.forward = slowest->t.forward;
   t.backward = slowest->t.backward;
@@ -195,7 +193,7 @@ void ReplicaSet::compute_replica(int i, const ComputeInput& in) {
   const int32_t* labels = r.y.data();  // host copy, for the accuracy
   std::optional<BoundBatch> bound;
   BatchLoader* loader = r.loader();
-  const auto t0 = Clock::now();
+  const auto t0 = SteadyClock::now();
   if (loader) {
     const BatchLoader::Batch b = loader->next();
     CNNB_CHECK(std::ranges::equal(b.indices, shard),
@@ -207,8 +205,8 @@ void ReplicaSet::compute_replica(int i, const ComputeInput& in) {
   } else {
     build_batch(in.split, in.shape, shard, r.x.data(), r.y.data());
   }
-  const auto data_end = Clock::now();
-  out.t.data = seconds(t0, data_end);
+  const auto data_end = SteadyClock::now();
+  out.t.data = seconds_between(t0, data_end);
 
   // Sync timing ends every phase with a sync and times it on the host; events timing only marks the
   // boundary on the device's queue and syncs once, after the outputs' copy.
@@ -232,7 +230,7 @@ void ReplicaSet::compute_replica(int i, const ComputeInput& in) {
   const StepPhase first = sync ? StepPhase::metrics : loader ? StepPhase::forward : StepPhase::h2d;
   synchronize_phases(dev, first, StepPhase::metrics, last_op);
   score(r.losses().data(), r.logits().data(), labels, n, setup_.plan.classes, out);
-  out.end = Clock::now();
+  out.end = SteadyClock::now();
 
   const double h2d = loader ? 0.0 : clock.seconds(kStart, kUploaded);
   const double forward = clock.seconds(loader ? kStart : kUploaded, kForwardDone);
@@ -242,16 +240,16 @@ void ReplicaSet::compute_replica(int i, const ComputeInput& in) {
   out.t.backward = clock.seconds(kForwardDone, kBackwardDone);
   // The rest of the replica's wall time: the outputs' copy and the host's sums, and under events timing
   // the launch of the first mark and the wake-up from the sync.
-  out.t.metrics = std::max(0.0, seconds(data_end, out.end) - (h2d + forward + out.t.backward));
+  out.t.metrics = std::max(0.0, seconds_between(data_end, out.end) - (h2d + forward + out.t.backward));
 }
 
 void ReplicaSet::update(StepTimes& t) {
-  const auto start = Clock::now();
+  const auto start = SteadyClock::now();
   run_all([&](Replica& r) {
     r.optimizer().step(setup_.ops, r.net().params(), r.net().grads());
     synchronize_phases(r.device(), StepPhase::update, StepPhase::update, [this] { return optimizer_op(setup_); });
   });
-  t.update = seconds(start, Clock::now());
+  t.update = seconds_since(start);
 }
 
 }  // namespace cnnb

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "backends/backend.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "strategies/host_average.h"
 #include "strategies/strategy.h"
@@ -19,8 +20,6 @@ namespace cnnb {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 float* params_of(Replica& r) { return r.net().params(); }
 float* grads_of(Replica& r) { return r.net().grads(); }
@@ -45,17 +44,17 @@ class Tower final : public Strategy {
   }
 
   ShardStats step(ReplicaSet& rs, Communicator& comm, const GlobalBatch& b, StepTimes& t) override {
-    auto t0 = Clock::now();
+    auto t0 = SteadyClock::now();
     avg_->scatter(rs, master_.data(), params_of);
-    const double send = since(t0);
+    const double send = seconds_since(t0);
     const ShardStats stats = rs.compute(b.split, b.shape, b.indices, t);
-    t0 = Clock::now();
+    t0 = SteadyClock::now();
     avg_->gather_mean(rs, comm, grads_of);
-    t.exchange = t.exchange_busy = send + since(t0);
+    t.exchange = t.exchange_busy = send + seconds_since(t0);
     t.exchange_bytes = double(rs.param_count()) * sizeof(float);
-    t0 = Clock::now();
+    t0 = SteadyClock::now();
     opt_->step(host_ops_, master_.data(), avg_->mean().data());
-    t.update = since(t0);
+    t.update = seconds_since(t0);
     return stats;
   }
 

@@ -16,6 +16,8 @@
 
 #include "backends/cuda_environment.h"
 #include "bench/harness/stats.h"
+#include "bench/harness/throughput.h"
+#include "core/clock.h"
 #include "strategies/comm/process_group.h"
 
 #if CNNB_HAVE_ONEDNN
@@ -40,11 +42,6 @@ std::string cpu_model() {
 std::string env_or_unset(const char* name) {
   const char* v = std::getenv(name);
   return v ? v : "(unset)";
-}
-
-std::string utc_now() {
-  const auto now = std::chrono::system_clock::now();
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", fmt::gmtime(std::chrono::system_clock::to_time_t(now)));
 }
 
 nlohmann::json ms_stats(std::vector<double> seconds) {
@@ -247,7 +244,7 @@ nlohmann::json run_record(const TrainResult& r, const Dataset& data) {
                  // --check-numerics' output scan, outside `forward`; null without the flag.
                  {"numerics_ms", c.check_numerics ? ms_stats(numerics) : nlohmann::json(nullptr)},
                  {"exchange", exchange},
-                 {"images_per_second", measured > 0 ? double(total.size()) * c.batch / measured : 0.0},
+                 {"images_per_second", images_per_second(std::int64_t(total.size()), c.batch, measured)},
                  {"train_seconds", r.train_seconds},
                  {"harness",
                   {{"loop_seconds", r.loop_seconds},

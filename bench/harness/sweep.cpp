@@ -21,6 +21,7 @@
 #include "bench/harness/run_record.h"
 #include "bench/harness/stats.h"
 #include "bench/harness/watchdog.h"
+#include "core/clock.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "core/files.h"
@@ -34,9 +35,6 @@ namespace cnnb {
 namespace fs = std::filesystem;
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 std::string trim(std::string_view s) {
   const auto b = s.find_first_not_of(" \t");
@@ -74,11 +72,6 @@ bool is_preset(std::string_view name) {
   for (const auto& p : model_presets())
     if (p.name == name) return true;
   return false;
-}
-
-std::string utc_now() {
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}Z",
-                     fmt::gmtime(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())));
 }
 
 std::map<std::string, std::string> parse_kernel_set(std::string_view set) {
@@ -569,7 +562,7 @@ std::string context_lost_message(const SweepRun& r, int number, const std::strin
 
 SweepSummary run_sweep(const SweepPlan& plan, const SweepSpec& spec, const SweepOptions& opt,
                        const SweepEventFn& on_event) {
-  const auto t0 = Clock::now();
+  const auto t0 = SteadyClock::now();
   const ResultsIndex index = read_results_index(opt.out);
   SweepSummary sum;
   sum.total = int(plan.runs.size());
@@ -663,7 +656,7 @@ SweepSummary run_sweep(const SweepPlan& plan, const SweepSpec& spec, const Sweep
       e.run = &r;
       e.status = status;
       e.detail = detail;
-      e.elapsed = since(t0);
+      e.elapsed = seconds_since(t0);
       const double left = to_run - done_runs;
       e.eta = done_runs > 0 ? run_seconds / done_runs * left : -1;
       emit(e);
@@ -697,7 +690,7 @@ SweepSummary run_sweep(const SweepPlan& plan, const SweepSpec& spec, const Sweep
       finish("skipped", e.what(), 0);
       continue;
     }
-    const auto run_t0 = Clock::now();
+    const auto run_t0 = SteadyClock::now();
     RepetitionStats reps;
     std::vector<nlohmann::json> records;
     std::string error;
@@ -710,21 +703,21 @@ SweepSummary run_sweep(const SweepPlan& plan, const SweepSpec& spec, const Sweep
       start.run = &r;
       start.repetition = rep;
       start.repetitions = spec.repetitions;
-      start.elapsed = since(t0);
+      start.elapsed = seconds_since(t0);
       start.eta = done_runs > 0 ? run_seconds / done_runs * (to_run - done_runs) : -1;
       emit(start);
       const auto progress = [&](const Progress& p) {
         SweepEvent e = start;
         e.kind = SweepEvent::Kind::step;
         e.progress = &p;
-        e.elapsed = since(t0);
-        if (done_runs > 0 || since(run_t0) > 0) {
+        e.elapsed = seconds_since(t0);
+        if (done_runs > 0 || seconds_since(run_t0) > 0) {
           const double within = p.epochs > 0 && p.steps > 0
                                     ? ((p.epoch - 1) + double(p.step) / double(p.steps)) / p.epochs
                                     : 0;
           const double frac = ((rep - 1) + within) / spec.repetitions;
           const double work = done_runs + frac;
-          const double spent = run_seconds + since(run_t0);
+          const double spent = run_seconds + seconds_since(run_t0);
           e.eta = work > 0.02 ? spent / work * (to_run - work) : -1;
         }
         emit(e);
@@ -743,7 +736,7 @@ SweepSummary run_sweep(const SweepPlan& plan, const SweepSpec& spec, const Sweep
         error = e.what();
       }
     }
-    const double seconds = since(run_t0);
+    const double seconds = seconds_since(run_t0);
     run_seconds += seconds;
     ++done_runs;
     if (!diverged.is_null()) {

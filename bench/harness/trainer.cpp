@@ -12,9 +12,11 @@
 #include <fmt/format.h>
 
 #include "bench/harness/checkpoint.h"
+#include "bench/harness/throughput.h"
 #include "bench/harness/watchdog.h"
 #include "backends/cudnn/algorithms.h"
 #include "backends/recipe.h"
+#include "core/clock.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "core/files.h"
@@ -34,10 +36,6 @@ constexpr bool kCudaBuild = false;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
 int cores() { return int(std::max(1u, std::thread::hardware_concurrency())); }
 
 #if !CNNB_HAVE_MPI
@@ -48,31 +46,6 @@ int launcher_world_size() {
   return 1;
 }
 #endif
-
-// Under MPI each step is as slow as the slowest rank: rank 0 replaces its times of steps [first, end)
-// with those of the rank whose step took longest. Collective: every rank calls it.
-void take_slowest_rank(ProcessGroup& pg, std::vector<StepTimes>& steps, size_t first) {
-  if (pg.size() == 1) return;
-  constexpr size_t kFields = 10;
-  std::vector<double> mine;
-  for (size_t i = first; i < steps.size(); ++i) {
-    const StepTimes& t = steps[i];
-    mine.insert(mine.end(), {t.data, t.h2d, t.forward, t.backward, t.exchange, t.update, t.exchange_bytes, t.exchange_busy,
-                             t.metrics, t.numerics});
-  }
-  const std::vector<double> all = pg.gather(mine);
-  if (!pg.root()) return;
-  const size_t n = steps.size() - first;
-  for (size_t s = 0; s < n; ++s) {
-    StepTimes best = steps[first + s];
-    for (int r = 0; r < pg.size(); ++r) {
-      const double* f = all.data() + (size_t(r) * n + s) * kFields;
-      const StepTimes t{f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9]};
-      if (t.total() > best.total()) best = t;
-    }
-    steps[first + s] = best;
-  }
-}
 
 // Runs the test set through the network in batches; returns {mean loss, accuracy}.
 std::pair<double, double> evaluate(Network<float>& net, const Dataset& data, int64_t limit, std::vector<float>& x,
@@ -186,9 +159,9 @@ EvalResult evaluate_weights(const EvalConfig& cfg, const Dataset& data) {
   EvalResult r;
   r.model_spec = plan.spec.str();
   r.images = cfg.test_limit > 0 ? std::min(cfg.test_limit, data.test.count()) : data.test.count();
-  const auto t0 = Clock::now();
+  const auto t0 = SteadyClock::now();
   rs.run_on(0, [&](Replica& rep) { std::tie(r.loss, r.accuracy) = evaluate(rep.net(), data, cfg.test_limit, rep.x, rep.y); });
-  r.seconds = since(t0);
+  r.seconds = seconds_since(t0);
   return r;
 }
 
@@ -355,7 +328,7 @@ TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn&
   }
   int64_t global_step = start.global_step;
   Watchdog watchdog(rs, cfg.check_numerics);
-  const auto t_start = Clock::now();
+  const auto t_start = SteadyClock::now();
 
   for (int epoch = start.epoch; epoch <= cfg.epochs; ++epoch) {
     const bool resumed = !cfg.resume.empty() && epoch == start.epoch;
@@ -367,9 +340,9 @@ TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn&
     int64_t correct = resumed ? start.correct : 0, images = resumed ? start.images : 0;
     double epoch_seconds = resumed ? start.epoch_seconds : 0;
     const size_t first_step = r.steps.size();
-    auto last_report = Clock::now() - std::chrono::seconds(1);
+    auto last_report = SteadyClock::now() - std::chrono::seconds(1);
     rs.begin_epoch(data.train, data.shape, order, cfg.batch, resumed ? start.steps_done : 0, steps);
-    const auto loop_start = Clock::now();
+    const auto loop_start = SteadyClock::now();
     for (int64_t s = resumed ? start.steps_done : 0; s < steps; ++s) {
       StepTimes st;
       const GlobalBatch batch{data.train, data.shape, std::span(order.data() + s * cfg.batch, size_t(cfg.batch))};
@@ -402,8 +375,8 @@ TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn&
         c.replicas = snapshot(rs);
         r.checkpoints.push_back(write_checkpoint(cfg.checkpoint_dir, c, fingerprint).string());
       }
-      if (progress && (since(last_report) >= 0.25 || s + 1 == steps)) {
-        last_report = Clock::now();
+      if (progress && (seconds_since(last_report) >= 0.25 || s + 1 == steps)) {
+        last_report = SteadyClock::now();
         Progress p;
         p.epoch = epoch;
         p.epochs = cfg.epochs;
@@ -412,25 +385,22 @@ TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn&
         p.loss = loss_sum / double(s + 1);
         p.accuracy = double(correct) / double(images);
         p.elapsed = epoch_seconds;
-        p.images_per_second = double((s + 1) * cfg.batch) / epoch_seconds;
+        p.images_per_second = images_per_second(s + 1, cfg.batch, epoch_seconds);
         p.eta = epoch_seconds / double(s + 1) * double(steps - s - 1);
         progress(p);
       }
     }
-    r.loop_seconds += since(loop_start);
+    r.loop_seconds += seconds_since(loop_start);
     rs.end_epoch();
     // Every process saw its own shards: the epoch's numbers are the sums over processes.
     double totals[3] = {loss_sum, double(correct), double(images)};
     pg.allreduce_sum(std::span(totals));
     take_slowest_rank(pg, r.steps, first_step);
-    if (pg.size() > 1) {
-      epoch_seconds = 0;
-      for (size_t i = first_step; i < r.steps.size(); ++i) epoch_seconds += r.steps[i].total();
-    }
+    if (pg.size() > 1) epoch_seconds = step_seconds(r.steps, first_step);
     es.train_loss = totals[0] / double(steps * pg.size());
     es.train_accuracy = totals[1] / totals[2];
     es.seconds = epoch_seconds;
-    es.images_per_second = double(steps * cfg.batch) / epoch_seconds;
+    es.images_per_second = images_per_second(steps, cfg.batch, epoch_seconds);
     if (progress) {
       Progress p;
       p.epoch = epoch;
@@ -438,15 +408,15 @@ TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn&
       p.evaluating = true;
       progress(p);
     }
-    const auto t_eval = Clock::now();
+    const auto t_eval = SteadyClock::now();
     // Every process evaluates its replica 0 (the same model unless the strategy is independent); rank 0 reports.
     strategy->settle(rs, *comm);
     rs.run_on(0, [&](Replica& rep) {
       std::tie(es.test_loss, es.test_accuracy) = evaluate(rep.net(), data, cfg.test_limit, rep.x, rep.y);
     });
     pg.barrier();  // so that no rank's evaluation lands in another rank's next exchange
-    es.eval_seconds = since(t_eval);
-    es.wall_seconds = since(t_start);
+    es.eval_seconds = seconds_since(t_eval);
+    es.wall_seconds = seconds_since(t_start);
     r.train_seconds += epoch_seconds;
     r.epochs.push_back(es);
     if (tb) {

@@ -1,5 +1,5 @@
 #pragma once
-// Training one configuration on one replica, measured: the engine behind `cnnbench train`.
+// Training one configuration on its replicas and processes, measured: the engine behind `cnnbench train`.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -89,9 +89,9 @@ struct TrainResult {
   std::vector<std::string> layers;  // "conv1 conv3x3x32 1x28x28 -> 32x26x26"
   std::vector<std::pair<std::string, std::string>> ops;  // op -> variant that ran
   std::vector<std::string> fallbacks;
-  std::map<std::string, std::string> conv_algorithms;
+  std::map<std::string, std::string> conv_algorithms;  // cuDNN's choice per convolution geometry (cudnn backend)
   // Device memory of one replica, itemised, in bytes (the first local replica; all are alike).
-  std::map<std::string, double> replica_memory;  // cuDNN's choice per convolution geometry (cudnn backend)
+  std::map<std::string, double> replica_memory;
   // What the driver says of the first local replica's GPU at the end of training (none on the CPU), and
   // that replica's page-locked host memory, itemised (empty on the CPU, which pins nothing).
   std::optional<DeviceMemoryUse> device_memory;
