@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "bench/cli_numbers.h"
 #include "bench/commands.h"
 #include "bench/harness/trainer.h"
 #include "core/error.h"
@@ -9,25 +10,13 @@
 
 namespace cnnb::cli {
 
-namespace {
-
-template <class T>
-T parse_int(std::string_view flag, const std::string& text) {
-  T v{};
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size() || v < 0)
-    fail_input("{} must be an integer >= 0, got '{}'", flag, text);
-  return v;
-}
-
-}  // namespace
-
 Command add_eval(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("eval", "Test accuracy and loss of saved weights (safetensors)");
   sub->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   struct Opts {
     EvalConfig cfg;
-    std::string dataset = "fashion-mnist", batch = "256", threads = "0", test_limit = "0", seed = "42";
+    std::string dataset = "fashion-mnist", batch = default_text(cfg.batch), threads = default_text(cfg.threads),
+                test_limit = default_text(cfg.test_limit), seed = "42";
   };
   auto o = std::make_shared<Opts>();
   sub->add_option("--model", o->cfg.model, "Preset (simple, tfcifar) or spec string the weights were trained with")
@@ -41,13 +30,13 @@ Command add_eval(CLI::App& app) {
   sub->add_option("--seed", o->seed, "Seed of a synthetic dataset")->capture_default_str();
   return {sub, [o] {
             EvalConfig& cfg = o->cfg;
-            cfg.batch = parse_int<int>("--batch", o->batch);
-            cfg.threads = parse_int<int>("--threads", o->threads);
-            cfg.test_limit = parse_int<int64_t>("--test-limit", o->test_limit);
+            cfg.batch = parse_number<int>("--batch", o->batch, "an integer >= 0", 0);
+            cfg.threads = parse_number<int>("--threads", o->threads, "an integer >= 0", 0);
+            cfg.test_limit = parse_number<int64_t>("--test-limit", o->test_limit, "an integer >= 0", 0);
             if (cfg.batch == 0) fail_input("--batch must be a positive integer, got 0");
             parse_model(cfg.model);
             read_safetensors(cfg.weights);  // a bad file fails before the dataset is loaded
-            const Dataset data = load_dataset(o->dataset, parse_int<uint64_t>("--seed", o->seed));
+            const Dataset data = load_dataset(o->dataset, parse_number<uint64_t>("--seed", o->seed, "an integer >= 0"));
             const EvalResult r = evaluate_weights(cfg, data);
             fmt::print("cnnbench eval: {} ({}) on {} test images of {}, backend {}\n", cfg.weights, r.model_spec,
                        r.images, data.name, cfg.backend);

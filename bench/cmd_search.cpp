@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "bench/cli_numbers.h"
 #include "bench/commands.h"
 #include "bench/harness/run_record.h"
 #include "bench/harness/search.h"
@@ -10,26 +11,17 @@
 
 namespace cnnb::cli {
 
-namespace {
-
-template <class T>
-T parse_num(std::string_view flag, const std::string& text, std::string_view expected) {
-  T v{};
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size()) fail_input("{} must be {}, got '{}'", flag, expected, text);
-  return v;
-}
-
-}  // namespace
-
 Command add_search(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("search", "Search network shapes and training settings (grid or genetic)");
   sub->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   struct Opts {
     TrainConfig base;
     SearchOptions opt;
-    std::string space, out, epochs = "1", budget = "0", population = "8", generations = "4", tournament = "2",
-                                 mutation = "0.2", seed = "1", steps = "0", test_limit = "0", threads = "0";
+    std::string space, out, epochs = default_text(base.epochs), budget = default_text(opt.budget),
+                population = default_text(opt.population), generations = default_text(opt.generations),
+                tournament = default_text(opt.tournament), mutation = default_text(opt.mutation),
+                seed = default_text(opt.seed), steps = default_text(base.steps_per_epoch),
+                test_limit = default_text(base.test_limit), threads = default_text(base.threads);
   };
   auto o = std::make_shared<Opts>();
   o->base.warmup_steps = 0;
@@ -56,17 +48,17 @@ Command add_search(CLI::App& app) {
   return {sub, [o] {
             TrainConfig& base = o->base;
             SearchOptions& opt = o->opt;
-            base.epochs = parse_num<int>("--epochs", o->epochs, "a positive integer");
-            base.steps_per_epoch = parse_num<int64_t>("--steps", o->steps, "an integer >= 0");
-            base.test_limit = parse_num<int64_t>("--test-limit", o->test_limit, "an integer >= 0");
-            base.threads = parse_num<int>("--threads", o->threads, "an integer >= 0");
-            base.seed = parse_num<uint64_t>("--seed", o->seed, "an unsigned integer");
+            base.epochs = parse_number<int>("--epochs", o->epochs, "a positive integer");
+            base.steps_per_epoch = parse_number<int64_t>("--steps", o->steps, "an integer >= 0");
+            base.test_limit = parse_number<int64_t>("--test-limit", o->test_limit, "an integer >= 0");
+            base.threads = parse_number<int>("--threads", o->threads, "an integer >= 0");
+            base.seed = parse_number<uint64_t>("--seed", o->seed, "an unsigned integer");
             opt.seed = base.seed;
-            opt.budget = parse_num<int64_t>("--budget", o->budget, "an integer >= 0");
-            opt.population = parse_num<int>("--population", o->population, "an integer >= 2");
-            opt.generations = parse_num<int>("--generations", o->generations, "an integer >= 1");
-            opt.tournament = parse_num<int>("--tournament", o->tournament, "a positive integer");
-            opt.mutation = parse_num<double>("--mutation", o->mutation, "a probability in [0, 1]");
+            opt.budget = parse_number<int64_t>("--budget", o->budget, "an integer >= 0");
+            opt.population = parse_number<int>("--population", o->population, "an integer >= 2");
+            opt.generations = parse_number<int>("--generations", o->generations, "an integer >= 1");
+            opt.tournament = parse_number<int>("--tournament", o->tournament, "a positive integer");
+            opt.mutation = parse_number<double>("--mutation", o->mutation, "a probability in [0, 1]");
             validate(base);
             const std::vector<SearchSlot> slots = search_slots(opt.devices, base);
             check_writable(o->out, "--out");

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "bench/cli_numbers.h"
 #include "bench/commands.h"
 #include "bench/harness/sweep.h"
 #include "core/error.h"
@@ -23,14 +24,6 @@ namespace cnnb::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-template <class T>
-T parse_number(std::string_view flag, const std::string& text, std::string_view expected) {
-  T v{};
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size()) fail_input("{} must be {}, got '{}'", flag, expected, text);
-  return v;
-}
 
 std::string duration(double s) {
   if (s < 0) return "?";

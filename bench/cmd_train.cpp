@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "bench/cli_numbers.h"
 #include "bench/commands.h"
 #include "bench/harness/run_record.h"
 #include "bench/harness/trainer.h"
@@ -18,15 +19,6 @@
 namespace cnnb::cli {
 
 namespace {
-
-template <class T>
-T parse_number(std::string_view flag, const std::string& text, std::string_view expected) {
-  T v{};
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size())
-    fail_input("{} must be {}, got '{}'", flag, expected, text);
-  return v;
-}
 
 // Redraws one line in place on a terminal; on a pipe or file, prints a plain line every tenth of an epoch.
 class ProgressPrinter {
@@ -68,11 +60,17 @@ Command add_train(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("train", "Train one configuration and print a per-epoch table");
   // A flag given twice takes its last value, as in most CLIs (scripts append overrides).
   sub->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  // The flags are read as text, so that a bad number gets cnnbench's message; their defaults are
+  // TrainConfig's own, written out for --help.
   struct Opts {
     TrainConfig cfg;
-    std::string optimizer = "adam", lr = "0.001", momentum = "0", weight_decay = "0", batch = "64", epochs = "1",
-                steps = "0", seed = "42", threads = "0", warmup = "5", test_limit = "0", sync_every = "1", buckets = "0",
-                comm_timeout = "300", out, checkpoint_every = "0", prefetch_depth = "2", timing = "events";
+    std::string optimizer = std::string(optimizer_kind_name(cfg.optimizer.kind)), lr = default_text(cfg.optimizer.lr),
+                momentum = default_text(cfg.optimizer.momentum), weight_decay = default_text(cfg.optimizer.weight_decay),
+                batch = default_text(cfg.batch), epochs = default_text(cfg.epochs), steps = default_text(cfg.steps_per_epoch),
+                seed = default_text(cfg.seed), threads = default_text(cfg.threads), warmup = default_text(cfg.warmup_steps),
+                test_limit = default_text(cfg.test_limit), sync_every = default_text(cfg.sync_every), buckets = default_text(cfg.bucket_mb),
+                comm_timeout = default_text(cfg.comm_timeout), out, checkpoint_every = default_text(cfg.checkpoint_every),
+                prefetch_depth = default_text(cfg.prefetch_depth), timing = std::string(timing_mode_name(cfg.timing));
     std::vector<std::string> kernels;
   };
   auto o = std::make_shared<Opts>();

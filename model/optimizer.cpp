@@ -17,6 +17,8 @@ OptimizerConfig::Kind parse_optimizer_kind(std::string_view name) {
   fail_input("unknown optimizer '{}'; expected one of: sgd, adam", name);
 }
 
+std::string_view optimizer_kind_name(OptimizerConfig::Kind kind) { return kind == OptimizerConfig::Kind::sgd ? "sgd" : "adam"; }
+
 template <class T>
 Optimizer<T>::Optimizer(const OptimizerConfig& cfg, Device& dev, int64_t n)
     : cfg_(cfg), dev_(dev), n_(n), s0_(dev, size_t(n)), s1_(dev, cfg.kind == OptimizerConfig::Kind::adam ? size_t(n) : 0) {

@@ -21,6 +21,7 @@ struct OptimizerConfig {
 
 // "sgd" or "adam"; throws InputError otherwise.
 OptimizerConfig::Kind parse_optimizer_kind(std::string_view name);
+std::string_view optimizer_kind_name(OptimizerConfig::Kind kind);  // "sgd" or "adam"
 
 template <class T>
 class Optimizer {
