@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -26,6 +27,8 @@ T parse_number(std::string_view flag, const std::string& text, std::string_view 
 
 // A default value as the text a flag would give it ("0.001", "64", "300").
 template <class T>
+  requires(std::is_arithmetic_v<T> && !std::is_same_v<T, bool> && !std::is_same_v<T, char> &&
+           !std::is_same_v<T, signed char> && !std::is_same_v<T, unsigned char>)
 std::string default_text(T value) {
   return fmt::format("{}", value);
 }

@@ -1,5 +1,5 @@
 #pragma once
-// Wall-clock helpers shared by every layer: durations on the steady clock, timestamps in UTC.
+// Time helpers shared by every layer: durations on the steady clock, timestamps of the system clock in UTC.
 #include <chrono>
 #include <string>
 

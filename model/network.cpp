@@ -1,7 +1,5 @@
 #include "model/network.h"
 
-#include <chrono>
-
 #include <fmt/format.h>
 
 #include "core/clock.h"

@@ -8,7 +8,6 @@
 // strategies/bucket_exchange.h). The step's `exchange` phase is then only the part left after the last
 // backward ends; `exchange_busy` is the whole. Without --buckets: one call after backward.
 #include <algorithm>
-#include <chrono>
 #include <memory>
 
 #include "core/clock.h"
@@ -18,7 +17,6 @@
 namespace cnnb {
 
 namespace {
-
 
 class AllReduce final : public Strategy {
  public:

@@ -1,7 +1,6 @@
 #include "strategies/bucket_exchange.h"
 
 #include <algorithm>
-#include <chrono>
 #include <utility>
 
 #include "core/clock.h"

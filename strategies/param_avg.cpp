@@ -5,7 +5,6 @@
 // from identical parameters the update is linear in (gradient, velocity), so the mean of the
 // replicas' velocities follows exactly the velocity single keeps. Adam's update is not linear in the
 // gradient, so there it differs.
-#include <chrono>
 #include <optional>
 
 #include "core/clock.h"

@@ -1,7 +1,6 @@
 #include "strategies/replica.h"
 
 #include <algorithm>
-#include <chrono>
 #include <optional>
 #include <string>
 

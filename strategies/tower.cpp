@@ -6,7 +6,6 @@
 // towers), so both copies run at full speed; the optimizer's state is plain host memory, which only the
 // host touches.
 #include <algorithm>
-#include <chrono>
 #include <optional>
 #include <thread>
 
@@ -19,7 +18,6 @@
 namespace cnnb {
 
 namespace {
-
 
 float* params_of(Replica& r) { return r.net().params(); }
 float* grads_of(Replica& r) { return r.net().grads(); }

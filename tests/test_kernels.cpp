@@ -18,6 +18,7 @@
 #include "backends/registry.h"
 #include "backends/verify.h"
 #include "core/device.h"
+#include "tests/kernel_cases.h"
 
 namespace cnnb {
 namespace {
@@ -34,28 +35,7 @@ std::vector<Op> all_ops() {
   };
 }
 
-struct KernelCase {
-  const KernelInfo* kernel;
-  OpCase c;
-};
-
-std::vector<KernelCase> kernel_cases() {
-  std::vector<KernelCase> out;
-  for (const KernelInfo& k : all_kernels()) {
-    // The GPU variants run against the same cases in cnnbench-gpu-tests (CudaKernelsVsRef).
-    if (k.device != DeviceKind::cpu || (k.family == "cpu" && k.variant == "ref")) continue;
-    for (OpCase& c : op_cases(k.op, CaseSet::test)) out.push_back({&k, std::move(c)});
-  }
-  return out;
-}
-
-// conv_fwd/cpu/im2col_gemm + odd_3x3_pad1 -> conv_fwd_cpu_im2col_gemm__odd_3x3_pad1 (GoogleTest allows [A-Za-z0-9_]).
-std::string case_name(const ::testing::TestParamInfo<KernelCase>& info) {
-  std::string s = info.param.kernel->full_name() + "__" + info.param.c.name;
-  for (char& ch : s)
-    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  return s;
-}
+using test::KernelCase;
 
 class KernelsVsRef : public ::testing::TestWithParam<KernelCase> {};
 
@@ -68,7 +48,7 @@ TEST_P(KernelsVsRef, Matches) {
   EXPECT_FALSE(r.skipped);
 }
 
-INSTANTIATE_TEST_SUITE_P(, KernelsVsRef, ::testing::ValuesIn(kernel_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(, KernelsVsRef, ::testing::ValuesIn(test::kernel_cases(DeviceKind::cpu)), test::kernel_case_name);
 
 // ---- the case list itself
 

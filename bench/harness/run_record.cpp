@@ -4,13 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <thread>
 
 #include <cblas.h>
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <zlib.h>
 

@@ -24,6 +24,7 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "core/rng.h"
+#include "tests/kernel_cases.h"
 
 namespace cnnb {
 namespace {
@@ -44,28 +45,7 @@ class WithGpu : public Base {
 
 // ---- every CUDA variant on the shared cases
 
-struct KernelCase {
-  const KernelInfo* kernel;
-  OpCase c;
-};
-
-std::vector<KernelCase> cuda_kernel_cases() {
-  std::vector<KernelCase> out;
-  for (const KernelInfo& k : all_kernels())
-    if (k.device == DeviceKind::cuda)
-      for (OpCase& c : op_cases(k.op, CaseSet::test)) out.push_back({&k, std::move(c)});
-  return out;
-}
-
-// GoogleTest would otherwise print the parameter as a hex dump in every test name ctest shows.
-void PrintTo(const KernelCase& kc, std::ostream* os) { *os << kc.kernel->full_name() << " on " << kc.c.name; }
-
-std::string case_name(const ::testing::TestParamInfo<KernelCase>& info) {
-  std::string s = info.param.kernel->full_name() + "__" + info.param.c.name;
-  for (char& ch : s)
-    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  return s;
-}
+using test::KernelCase;
 
 class CudaKernelsVsRef : public WithGpu<::testing::TestWithParam<KernelCase>> {};
 
@@ -77,7 +57,8 @@ TEST_P(CudaKernelsVsRef, Matches) {
                       << "]";
 }
 
-INSTANTIATE_TEST_SUITE_P(, CudaKernelsVsRef, ::testing::ValuesIn(cuda_kernel_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(, CudaKernelsVsRef, ::testing::ValuesIn(test::kernel_cases(DeviceKind::cuda)),
+                         test::kernel_case_name);
 
 // ---- helpers for the GPU-only checks
 
