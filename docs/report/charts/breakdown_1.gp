@@ -14,7 +14,7 @@ set encoding utf8
 set grid ytics lc rgb "#dddddd"
 set border lc rgb "#555555"
 set bmargin 5
-set label 999 "cnnbench 0.1.0 (ea27ad82014d) · AMD EPYC · 2 threads · vm" at screen 0.01, screen 0.015 left font ",8" tc rgb "#777777"
+set label 999 "cnnbench 0.1.0 (6e6abdd60681) · AMD EPYC · 2 threads · vm" at screen 0.01, screen 0.015 left font ",8" tc rgb "#777777"
 set title "Step-time breakdown (median ms per phase, stacked)\nsimple on fashion-mnist, batch 64"
 set style data histograms
 set style histogram rowstacked
@@ -29,6 +29,8 @@ plot "breakdown_1.dat" using 2:xtic(1) title "data wait" lc rgb "#8c564b", \
      "" using 3 title "H2D copy" lc rgb "#e377c2", \
      "" using 4 title "forward" lc rgb "#1f77b4", \
      "" using 5 title "backward" lc rgb "#ff7f0e", \
-     "" using 6 title "exchange" lc rgb "#d62728", \
-     "" using 7 title "update" lc rgb "#2ca02c"
+     "" using 6 title "loss/accuracy" lc rgb "#bcbd22", \
+     "" using 7 title "numerics check" lc rgb "#7f7f7f", \
+     "" using 8 title "exchange" lc rgb "#d62728", \
+     "" using 9 title "update" lc rgb "#2ca02c"
 unset output

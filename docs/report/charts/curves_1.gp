@@ -14,7 +14,7 @@ set encoding utf8
 set grid ytics lc rgb "#dddddd"
 set border lc rgb "#555555"
 set bmargin 5
-set label 999 "cnnbench 0.1.0 (ea27ad82014d) · AMD EPYC · 2 threads · vm" at screen 0.01, screen 0.015 left font ",8" tc rgb "#777777"
+set label 999 "cnnbench 0.1.0 (6e6abdd60681) · AMD EPYC · 2 threads · vm" at screen 0.01, screen 0.015 left font ",8" tc rgb "#777777"
 array T[10] = ["cpu-gemm allreduce x2 b64/dev 1 thr", "cpu-gemm tower x2 b64/dev 1 thr", "cpu-gemm independent x2 b64/dev 1 thr", "cpu-gemm allreduce x2 b64 global 1 thr", "cpu-gemm tower x2 b64 global 1 thr", "cpu-gemm param-avg x2 b64/dev 1 thr", "cpu-gemm single x1 b64 1 thr", "cpu-gemm allreduce x1 b64 1 thr", "cpu-gemm tower x1 b64 1 thr", "cpu-gemm param-avg x1 b64 1 thr"]
 set multiplot layout 1,2 title "Learning curves against wall time (evaluation included): simple on fashion-mnist, batch 64"
 set xlabel "wall time (s)"

@@ -14,7 +14,7 @@ set encoding utf8
 set grid ytics lc rgb "#dddddd"
 set border lc rgb "#555555"
 set bmargin 5
-set label 999 "cnnbench 0.1.0 (ea27ad82014d) · AMD EPYC · 2 threads · vm" at screen 0.01, screen 0.015 left font ",8" tc rgb "#777777"
+set label 999 "cnnbench 0.1.0 (6e6abdd60681) · AMD EPYC · 2 threads · vm" at screen 0.01, screen 0.015 left font ",8" tc rgb "#777777"
 array T[3] = ["cpu-ref single x1 b256", "cpu-gemm single x1 b256 2 thr", "cpu-onednn single x1 b256 2 thr"]
 set multiplot layout 1,2 title "Learning curves against wall time (evaluation included): simple on fashion-mnist, batch 256"
 set xlabel "wall time (s)"

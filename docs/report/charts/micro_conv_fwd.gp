@@ -14,13 +14,13 @@ set encoding utf8
 set grid ytics lc rgb "#dddddd"
 set border lc rgb "#555555"
 set bmargin 5
-set label 999 "cnnbench 0.1.0 (ea27ad82014d) · AMD EPYC · 2 threads · vm" at screen 0.01, screen 0.015 left font ",8" tc rgb "#777777"
+set label 999 "cnnbench 0.1.0 (6e6abdd60681) · AMD EPYC · 2 threads · vm" at screen 0.01, screen 0.015 left font ",8" tc rgb "#777777"
 set title "conv_fwd: GFLOP/s per kernel variant (higher is better)"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.9 border lc rgb "#333333"
 set logscale y
-set yrange [1.04437:1043.78]
+set yrange [0.616584:846.916]
 set ylabel "GFLOP/s (log scale)"
 set xtics rotate by -30 left nomirror noenhanced
 set bmargin 10

@@ -14,9 +14,9 @@ set encoding utf8
 set grid ytics lc rgb "#dddddd"
 set border lc rgb "#555555"
 set bmargin 5
-set label 999 "cnnbench 0.1.0 (ea27ad82014d) · AMD EPYC · 2 threads · vm" at screen 0.01, screen 0.015 left font ",8" tc rgb "#777777"
+set label 999 "cnnbench 0.1.0 (6e6abdd60681) · AMD EPYC · 2 threads · vm" at screen 0.01, screen 0.015 left font ",8" tc rgb "#777777"
 array L[6] = ["InfiniBand HDR (200 Gb/s)", "PCIe 4.0 x16", "InfiniBand NDR (400 Gb/s)", "PCIe 5.0 x16", "NVLink 3 (A100)", "NVLink 4 (H100)"]
-set multiplot layout 1,2 title "Projected efficiency of pytorch-cpu single x1 b64 (900.1 kB of gradients per step, compute 15.290 ms/step)"
+set multiplot layout 1,2 title "Projected efficiency of pytorch-cpu single x1 b64 (900.1 kB of gradients per step, compute 43.047 ms/step)"
 set logscale x 2
 set xrange [1:64]
 set xtics (1,2,4,8,16,32,64)

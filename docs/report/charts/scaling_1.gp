@@ -14,7 +14,7 @@ set encoding utf8
 set grid ytics lc rgb "#dddddd"
 set border lc rgb "#555555"
 set bmargin 5
-set label 999 "cnnbench 0.1.0 (ea27ad82014d) · AMD EPYC · 2 threads · vm" at screen 0.01, screen 0.015 left font ",8" tc rgb "#777777"
+set label 999 "cnnbench 0.1.0 (6e6abdd60681) · AMD EPYC · 2 threads · vm" at screen 0.01, screen 0.015 left font ",8" tc rgb "#777777"
 set multiplot layout 1,2 title "Strong scaling (global batch 64): cpu-gemm, simple on fashion-mnist"
 set logscale x 2
 set xrange [0.8:2.5]
@@ -24,7 +24,7 @@ set key top left
 set title "throughput"
 set ylabel "images/s"
 set yrange [0:*]
-plot 3272.22 * x with lines dt 2 lw 1.5 lc rgb "#888888" title "ideal N·X(1)", \
+plot 2547.62 * x with lines dt 2 lw 1.5 lc rgb "#888888" title "ideal N·X(1)", \
      "scaling_1.dat" using 1:2 with linespoints lw 2 pt 7 title "allreduce", \
      "scaling_1.dat" using 1:4 with linespoints lw 2 pt 7 title "tower", \
      "scaling_1.dat" using 1:6 with linespoints lw 2 pt 7 title "param-avg", \

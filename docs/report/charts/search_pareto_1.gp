@@ -14,7 +14,7 @@ set encoding utf8
 set grid ytics lc rgb "#dddddd"
 set border lc rgb "#555555"
 set bmargin 5
-set label 999 "cnnbench 0.1.0 (ea27ad82014d) · AMD EPYC · 2 threads · vm" at screen 0.01, screen 0.015 left font ",8" tc rgb "#777777"
+set label 999 "cnnbench 0.1.0 (6e6abdd60681) · AMD EPYC · 2 threads · vm" at screen 0.01, screen 0.015 left font ",8" tc rgb "#777777"
 set title "Test accuracy against training time (red: Pareto front)\ngenetic search over searches/fmnist.toml (seed 1) on fashion-mnist"
 set xlabel "training time (s)"
 set ylabel "test accuracy (%)"

@@ -14,11 +14,11 @@ set encoding utf8
 set grid ytics lc rgb "#dddddd"
 set border lc rgb "#555555"
 set bmargin 5
-set label 999 "cnnbench 0.1.0 (ea27ad82014d) · AMD EPYC · 2 threads · vm" at screen 0.01, screen 0.015 left font ",8" tc rgb "#777777"
-set title "Speedup over the sequential CPU baseline\nsimple on fashion-mnist, batch 256\n(cpu-ref single = 1 = 83.0 images/s; higher is better)"
+set label 999 "cnnbench 0.1.0 (6e6abdd60681) · AMD EPYC · 2 threads · vm" at screen 0.01, screen 0.015 left font ",8" tc rgb "#777777"
+set title "Speedup over the sequential CPU baseline\nsimple on fashion-mnist, batch 256\n(cpu-ref single = 1 = 62.8 images/s; higher is better)"
 set ylabel "speedup vs cpu-ref (log scale)"
 set logscale y
-set yrange [0.5:363.039]
+set yrange [0.5:362.467]
 set xrange [0.3:3.7]
 set format y "%gx"
 set style fill solid 0.85 border lc rgb "#333333"
