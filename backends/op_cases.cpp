@@ -18,7 +18,7 @@ namespace {
 constexpr int kTestBatch = 4;    // big enough for several images per thread, small enough for cpu-ref
 constexpr int kMicroBatch = 64;  // a realistic training batch
 
-// ---- the presets' layers (DESIGN.md §4) at batch n
+// ---- the presets' layers at batch n
 // simple  on 1x28x28: conv3x3x32 -> relu -> maxpool2 -> conv3x3x64 -> relu -> maxpool2 -> fc128 -> relu -> fc10
 // tfcifar on 3x32x32: conv5x5x64 pad2 -> relu -> maxpool3 s2 pad1 -> lrn -> conv5x5x64 pad2 -> relu -> lrn
 //                     -> maxpool3 s2 pad1 -> fc384 -> relu -> fc192 -> relu -> fc10

@@ -13,6 +13,7 @@
 #include "bench/cli_numbers.h"
 #include "bench/commands.h"
 #include "bench/harness/sweep.h"
+#include "bench/strategy_flags.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "reports/results.h"
@@ -130,9 +131,10 @@ Command add_sweep(CLI::App& app) {
   sub->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   struct Opts {
     std::string config, out, name, epochs, steps, warmup, repetitions, test_limit, seed, threads, optimizer, lr, momentum,
-        weight_decay, sync_every, buckets, baseline_steps, baseline_epochs;
+        weight_decay, baseline_steps, baseline_epochs;
     std::vector<std::string> models, datasets, backends, strategies, devices, batches, pipelines, scaling, kernels;
     bool retry_failed = false, dry_run = false, fail_on_error = false;
+    StrategyFlags strategy_flags;
   };
   auto o = std::make_shared<Opts>();
   const SweepSpec d;  // the defaults, shown in --help
@@ -170,8 +172,7 @@ Command add_sweep(CLI::App& app) {
   scalar("--lr", o->lr, "Learning rate", d.optimizer.lr);
   scalar("--momentum", o->momentum, "SGD momentum", d.optimizer.momentum);
   scalar("--weight-decay", o->weight_decay, "L2 weight decay", d.optimizer.weight_decay);
-  scalar("--sync-every", o->sync_every, "param-avg: average the parameters every k steps", d.sync_every);
-  scalar("--buckets", o->buckets, "allreduce: gradient buckets of about this many MiB (0 = one call)", d.bucket_mb);
+  o->strategy_flags.add_to(*sub, StrategyFlags::Help::default_in_text);
   scalar("--baseline-steps", o->baseline_steps, "Steps per epoch of the cpu-ref baseline (0 = as the grid)",
          d.baseline_steps);
   scalar("--baseline-epochs", o->baseline_epochs, "Epochs of the cpu-ref baseline (0 = as the grid)", d.baseline_epochs);
@@ -221,9 +222,8 @@ Command add_sweep(CLI::App& app) {
               spec.optimizer.momentum = parse_number<double>("--momentum", o->momentum, "a number in [0, 1)");
             if (!o->weight_decay.empty())
               spec.optimizer.weight_decay = parse_number<double>("--weight-decay", o->weight_decay, "a number >= 0");
-            if (!o->sync_every.empty())
-              spec.sync_every = parse_number<int>("--sync-every", o->sync_every, "a positive integer");
-            if (!o->buckets.empty()) spec.bucket_mb = parse_number<double>("--buckets", o->buckets, "a size in MiB >= 0");
+            const StrategyOptions flags = o->strategy_flags.given(*sub);
+            for (const auto& [key, value] : flags.all_given()) spec.strategy_options.set(key, value);
             if (!o->baseline_steps.empty())
               spec.baseline_steps = parse_number<int64_t>("--baseline-steps", o->baseline_steps, "an integer >= 0");
             if (!o->baseline_epochs.empty())

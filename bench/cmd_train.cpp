@@ -9,11 +9,12 @@
 #include "bench/harness/run_record.h"
 #include "bench/harness/trainer.h"
 #include "bench/harness/watchdog.h"
+#include "bench/strategy_flags.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/model_spec.h"
 #include "core/safetensors.h"
-#include "reports/tensorboard.h"
+#include "bench/harness/tensorboard.h"
 
 namespace cnnb::cli {
 
@@ -67,10 +68,11 @@ Command add_train(CLI::App& app) {
                 momentum = default_text(cfg.optimizer.momentum), weight_decay = default_text(cfg.optimizer.weight_decay),
                 batch = default_text(cfg.batch), epochs = default_text(cfg.epochs), steps = default_text(cfg.steps_per_epoch),
                 seed = default_text(cfg.seed), threads = default_text(cfg.threads), warmup = default_text(cfg.warmup_steps),
-                test_limit = default_text(cfg.test_limit), sync_every = default_text(cfg.sync_every), buckets = default_text(cfg.bucket_mb),
-                comm_timeout = default_text(cfg.comm_timeout), out, checkpoint_every = default_text(cfg.checkpoint_every),
-                prefetch_depth = default_text(cfg.prefetch_depth), timing = std::string(timing_mode_name(cfg.timing));
+                test_limit = default_text(cfg.test_limit), comm_timeout = default_text(cfg.comm_timeout), out, checkpoint_every = default_text(cfg.checkpoint_every),
+                prefetch_depth = default_text(cfg.prefetch_depth), comm = "auto",
+                pipeline = std::string(pipeline_name(cfg.pipeline)), timing = std::string(timing_mode_name(cfg.timing));
     std::vector<std::string> kernels;
+    StrategyFlags strategy_flags;
   };
   auto o = std::make_shared<Opts>();
   sub->add_option("--model", o->cfg.model, "Preset (simple, tfcifar) or spec string")->capture_default_str();
@@ -94,13 +96,11 @@ Command add_train(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--devices", o->cfg.devices,
                   "Replica devices of each process: cpu:R, gpu:0,1, gpu:all or gpu:local (default: one of the backend's kind)");
-  sub->add_option("--comm", o->cfg.comm, "Communicator: auto, threads, mpi or nccl")->capture_default_str();
-  sub->add_option("--sync-every", o->sync_every, "param-avg: average the parameters every k steps")->capture_default_str();
-  sub->add_option("--buckets", o->buckets, "allreduce: gradient buckets of about this many MiB (0 = one call)")
-      ->capture_default_str();
+  sub->add_option("--comm", o->comm, "Communicator: auto, threads, mpi or nccl")->capture_default_str();
+  o->strategy_flags.add_to(*sub, StrategyFlags::Help::default_shown_by_cli11);
   sub->add_option("--comm-timeout", o->comm_timeout, "Seconds one collective may wait for the other processes")
       ->capture_default_str();
-  sub->add_option("--pipeline", o->cfg.pipeline,
+  sub->add_option("--pipeline", o->pipeline,
                   "Data pipeline: direct (each step builds and copies its batch) or prefetch (a thread per replica "
                   "builds and copies the next batches while steps compute)")
       ->capture_default_str();
@@ -123,7 +123,7 @@ Command add_train(CLI::App& app) {
                   "whose ops are synchronous")
       ->capture_default_str();
 
-  return {sub, [o] {
+  return {sub, [o, sub] {
             TrainConfig& cfg = o->cfg;
             cfg.optimizer.kind = parse_optimizer_kind(o->optimizer);
             cfg.optimizer.lr = parse_number<double>("--lr", o->lr, "a positive number");
@@ -136,12 +136,13 @@ Command add_train(CLI::App& app) {
             cfg.threads = parse_number<int>("--threads", o->threads, "an integer >= 0");
             cfg.warmup_steps = parse_number<int>("--warmup", o->warmup, "an integer >= 0");
             cfg.test_limit = parse_number<int64_t>("--test-limit", o->test_limit, "an integer >= 0");
-            cfg.sync_every = parse_number<int>("--sync-every", o->sync_every, "a positive integer");
-            cfg.bucket_mb = parse_number<double>("--buckets", o->buckets, "a size in MiB >= 0");
+            cfg.strategy_options = o->strategy_flags.given(*sub);
             cfg.comm_timeout = parse_number<double>("--comm-timeout", o->comm_timeout, "a positive number of seconds");
             cfg.checkpoint_every = parse_number<int64_t>("--checkpoint-every", o->checkpoint_every, "an integer >= 0");
             cfg.prefetch_depth = parse_number<int>("--prefetch-depth", o->prefetch_depth, "a positive integer");
             cfg.timing = parse_timing_mode(o->timing, "--timing");
+            cfg.pipeline = parse_pipeline(o->pipeline, "--pipeline");
+            if (o->comm != "auto") cfg.comm = parse_comm(o->comm);
             for (const auto& k : o->kernels) {
               const auto eq = k.find('=');
               if (eq == std::string::npos || eq == 0 || eq + 1 == k.size())

@@ -1,5 +1,5 @@
 #pragma once
-// The prefetch data pipeline of one replica (DESIGN.md §6): a background thread builds the replica's
+// The prefetch data pipeline of one replica: a background thread builds the replica's
 // next shards into the device's host memory (pinned on a GPU) and copies them to the device on the
 // device's own copy stream, so that a step finds its batch already on the device. The `direct`
 // pipeline needs none of this: ReplicaSet::compute builds and copies its own batch.

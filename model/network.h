@@ -14,7 +14,7 @@
 namespace cnnb {
 
 // What backward tells as it goes, so that an exchange can start on the last layers' gradients while the
-// first layers' are still being computed (allreduce --buckets, as PyTorch DDP). An interface, not a
+// first layers' are still being computed (allreduce's gradient buckets, as PyTorch DDP). An interface, not a
 // std::function: the step loop must not allocate.
 class BackwardHook {
  public:

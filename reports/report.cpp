@@ -327,110 +327,142 @@ std::string markdown_scaling_table(const ResultSet& set) {
   return s;
 }
 
-ReportOutcome write_report(const ReportOptions& opt) {
-  if (opt.results.empty() && opt.micro.empty())
-    fail_input("cnnbench report: give at least one results file (.jsonl from `cnnbench sweep`, .json from `cnnbench "
-               "train --out`) or --micro FILE.json");
-  ReportOutcome outcome;
-  ResultSet set = load_results(opt.results);
-  outcome.warnings = set.warnings;
-  const std::string footer = footer_of(set);
-  const std::string environment = environment_table(set);
-  // Search candidates get their own section: each is another model, so in the speedup, breakdown and
-  // projection charts they would make one chart per candidate, all without a baseline.
-  ResultSet searched;
-  std::erase_if(set.rows, [&](RunRow& r) {
+namespace {
+
+// Everything index.md shows, built from the results before a line of the page is written.
+struct ReportContent {
+  ResultSet set, searched;  // search candidates get their own section: each is another model
+  std::vector<MicroResult> micro;
+  std::string footer, environment, projection_table;
+  std::vector<BuiltChart> speedup, scaling, breakdown, curves, projection, micro_charts;
+  std::vector<SearchReport> searches;
+  std::vector<std::string> warnings;
+
+  std::vector<BuiltChart> all_charts() const {
+    std::vector<BuiltChart> all;
+    for (const auto* v : {&speedup, &scaling, &breakdown, &curves, &projection, &micro_charts})
+      all.insert(all.end(), v->begin(), v->end());
+    for (const auto& sr : searches) all.insert(all.end(), sr.charts.begin(), sr.charts.end());
+    return all;
+  }
+};
+
+ReportContent build_report(const ReportOptions& opt) {
+  ReportContent c;
+  c.set = load_results(opt.results);
+  c.warnings = c.set.warnings;
+  c.footer = footer_of(c.set);
+  c.environment = environment_table(c.set);
+  // In the speedup, breakdown and projection charts, search candidates would make one chart each, all
+  // without a baseline.
+  std::erase_if(c.set.rows, [&](RunRow& r) {
     if (!r.search) return false;
-    searched.rows.push_back(std::move(r));
+    c.searched.rows.push_back(std::move(r));
     return true;
   });
-  std::vector<MicroResult> micro;
   for (const auto& f : opt.micro) {
-    auto m = read_micro_json(f, outcome.warnings);
-    micro.insert(micro.end(), m.begin(), m.end());
+    auto m = read_micro_json(f, c.warnings);
+    c.micro.insert(c.micro.end(), m.begin(), m.end());
   }
-  const fs::path charts = prepare_dir(opt.out);
   ChartContext ctx;
-  ctx.footer = footer;
+  ctx.footer = c.footer;
   ctx.target = opt.target;
+  c.speedup = speedup_charts(c.set, ctx);
+  c.scaling = scaling_charts(c.set, ctx);
+  c.breakdown = breakdown_charts(c.set, ctx);
+  c.curves = curve_charts(c.set, ctx);
+  c.projection = projection_charts(c.set, ctx, c.projection_table);
+  c.micro_charts = micro_charts(c.micro, ctx);
+  c.searches = search_reports(c.searched, ctx);
+  return c;
+}
 
-  const auto speedup = speedup_charts(set, ctx);
-  const auto scaling = scaling_charts(set, ctx);
-  const auto breakdown = breakdown_charts(set, ctx);
-  const auto curves = curve_charts(set, ctx);
-  std::string projection_table;
-  const auto projection = projection_charts(set, ctx, projection_table);
-  const auto micro_c = micro_charts(micro, ctx);
-  const auto searches = search_reports(searched, ctx);
-  std::vector<BuiltChart> all;
-  for (const auto* v : {&speedup, &scaling, &breakdown, &curves, &projection, &micro_c}) all.insert(all.end(), v->begin(), v->end());
-  for (const auto& sr : searches) all.insert(all.end(), sr.charts.begin(), sr.charts.end());
-  const Rendering rendering = write_and_render(charts, all, opt.render, outcome.warnings);
-  outcome.rendered = rendering.rendered;
-  outcome.render_note = rendering.note;
-  for (const auto& b : all) outcome.charts.push_back(b.spec.name);
-
+std::string results_summary(const ReportContent& c) {
   int ok = 0, failed = 0, diverged = 0, skipped = 0;
-  for (const auto* rows : {&set.rows, &searched.rows})
+  for (const auto* rows : {&c.set.rows, &c.searched.rows})
     for (const auto& r : *rows) (r.ok() ? ok : r.status == "failed" ? failed : r.status == "diverged" ? diverged : skipped)++;
-  std::string s = "# cnnbench report\n\n";
-  s += fmt::format("Generated {} from {} ({} lines). Runs: **{} ok**, {} failed, {} diverged, {} skipped.\n\n", utc_now(UtcStyle::readable),
-                   set.files.empty() ? std::string("no results files")
-                                     : fmt::format("{}", fmt::join(std::vector<std::string>(set.files.begin(), set.files.end()), ", ")),
-                   set.lines, ok, failed, diverged, skipped);
+  return fmt::format("Generated {} from {} ({} lines). Runs: **{} ok**, {} failed, {} diverged, {} skipped.\n\n",
+                     utc_now(UtcStyle::readable),
+                     c.set.files.empty()
+                         ? std::string("no results files")
+                         : fmt::format("{}", fmt::join(std::vector<std::string>(c.set.files.begin(), c.set.files.end()), ", ")),
+                     c.set.lines, ok, failed, diverged, skipped);
+}
+
+std::string report_page(const ReportContent& c, const ReportOptions& opt, const std::string& render_note) {
+  std::string s = "# cnnbench report\n\n" + results_summary(c);
   s += "Speedup is over the **sequential CPU baseline** (backend cpu-ref, strategy single, one device, same model, "
        "dataset and batch). Efficiency is **scaling over one device of the same backend**: E(N) = X(N) / (N·X(1)), "
        "with X = images/s of the measured steps (warm-up excluded). Weak scaling keeps the batch per device; strong "
        "scaling splits one global batch.\n\n";
-  if (!rendering.note.empty()) s += "> **Note:** " + rendering.note + "\n\n";
-  if (!outcome.warnings.empty()) {
-    s += fmt::format("> **{} warning(s)** while reading the results:\n", outcome.warnings.size());
-    for (size_t i = 0; i < outcome.warnings.size() && i < 20; ++i) s += "> - " + md(outcome.warnings[i]) + "\n";
-    if (outcome.warnings.size() > 20) s += fmt::format("> - ... and {} more\n", outcome.warnings.size() - 20);
+  if (!render_note.empty()) s += "> **Note:** " + render_note + "\n\n";
+  if (!c.warnings.empty()) {
+    s += fmt::format("> **{} warning(s)** while reading the results:\n", c.warnings.size());
+    for (size_t i = 0; i < c.warnings.size() && i < 20; ++i) s += "> - " + md(c.warnings[i]) + "\n";
+    if (c.warnings.size() > 20) s += fmt::format("> - ... and {} more\n", c.warnings.size() - 20);
     s += "\n";
   }
-  if (set.rows.empty() && searched.rows.empty() && opt.micro.empty())
+  if (c.set.rows.empty() && c.searched.rows.empty() && opt.micro.empty())
     s += "**The results are empty**: no valid run record was found.\n\n";
 
   s += "## Results\n\n" +
-       (set.rows.empty() && !searched.rows.empty() ? std::string("Only network-search candidates in these results: see "
-                                                                 "Network search below.\n")
-                                                   : markdown_results_table(set, opt.target)) +
+       (c.set.rows.empty() && !c.searched.rows.empty() ? std::string("Only network-search candidates in these results: see "
+                                                                     "Network search below.\n")
+                                                       : markdown_results_table(c.set, opt.target)) +
        "\n";
   s += "## Speedup over the sequential CPU baseline\n\n" +
-       (speedup.empty() ? std::string("No successful runs to chart.\n\n") : chart_section(speedup));
+       (c.speedup.empty() ? std::string("No successful runs to chart.\n\n") : chart_section(c.speedup));
   s += "## Scaling over devices\n\n";
-  if (scaling.empty())
+  if (c.scaling.empty())
     s += "No configuration ran on more than one device, so there is no scaling chart (sweep `devices = [1, 2, ...]` "
          "with a multi-replica strategy).\n\n";
   else
-    s += markdown_scaling_table(set) + "\n" + chart_section(scaling);
-  s += "## Step-time breakdown (median ms per phase)\n\n" + breakdown_table(set) + "\n" + chart_section(breakdown);
+    s += markdown_scaling_table(c.set) + "\n" + chart_section(c.scaling);
+  s += "## Step-time breakdown (median ms per phase)\n\n" + breakdown_table(c.set) + "\n" + chart_section(c.breakdown);
   s += "## Learning curves\n\n" +
-       (curves.empty() ? std::string("No run has per-epoch test accuracy.\n\n") : chart_section(curves));
+       (c.curves.empty() ? std::string("No run has per-epoch test accuracy.\n\n") : chart_section(c.curves));
   s += "## Scaling projection (ring all-reduce α-β model)\n\n";
-  if (projection.empty())
+  if (c.projection.empty())
     s += "No successful one-device run to project from.\n\n";
   else
     s += "T(N) = 2(N−1)·α + 2(N−1)/N · S/B for the gradient all-reduce of S = 4 × parameters bytes, added to the "
          "measured compute time of one step (no overlap). Link constants and their sources: docs/SCALING.md. "
          "Try other numbers with `cnnbench project --params P --step-ms T`.\n" +
-         projection_table + "\n" + chart_section(projection);
-  if (!opt.micro.empty()) s += "## Kernel variants (cnnbench-micro)\n\n" + micro_table(micro) + "\n" + chart_section(micro_c);
-  if (!searches.empty()) {
+         c.projection_table + "\n" + chart_section(c.projection);
+  if (!opt.micro.empty())
+    s += "## Kernel variants (cnnbench-micro)\n\n" + micro_table(c.micro) + "\n" + chart_section(c.micro_charts);
+  if (!c.searches.empty()) {
     s += "## Network search\n\nFitness is the candidate's final test accuracy (ties: the shorter training time wins). "
          "Each search's table lists its Pareto front: the candidates that no other candidate beats on both test "
          "accuracy and training time.\n\n";
-    for (const auto& sr : searches)
+    for (const auto& sr : c.searches)
       s += fmt::format("### {}\n\n{}\n\n{}\n", md(sr.title), sr.summary, sr.table) + chart_section(sr.charts);
   }
-  s += not_run_table(set);
-  s += "## Environment\n\n" + environment + "\n";
+  s += not_run_table(c.set);
+  s += "## Environment\n\n" + c.environment + "\n";
   s += "## Re-rendering the charts\n\nEvery chart is `charts/NAME.dat` (tab-separated data) plus `charts/NAME.gp` "
        "(a gnuplot script). Edit a script for a slide, then run `sh charts/render.sh` (or `gnuplot -e \"fmt='png'\" "
        "NAME.gp` inside charts/).\n";
+  return s;
+}
+
+}  // namespace
+
+ReportOutcome write_report(const ReportOptions& opt) {
+  if (opt.results.empty() && opt.micro.empty())
+    fail_input("cnnbench report: give at least one results file (.jsonl from `cnnbench sweep`, .json from `cnnbench "
+               "train --out`) or --micro FILE.json");
+  ReportContent content = build_report(opt);
+  const fs::path charts = prepare_dir(opt.out);
+  const std::vector<BuiltChart> all = content.all_charts();
+  const Rendering rendering = write_and_render(charts, all, opt.render, content.warnings);
+  ReportOutcome outcome;
+  outcome.warnings = content.warnings;
+  outcome.rendered = rendering.rendered;
+  outcome.render_note = rendering.note;
+  for (const auto& b : all) outcome.charts.push_back(b.spec.name);
   outcome.index = opt.out / "index.md";
-  write_file_atomic(outcome.index, s);
+  write_file_atomic(outcome.index, report_page(content, opt, rendering.note));
   return outcome;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 // Result files turned into rows for tables and charts, and the numbers derived from them: speedup over
-// the sequential CPU baseline, scaling efficiency over one device, time to accuracy (DESIGN.md §7).
+// the sequential CPU baseline, scaling efficiency over one device, time to accuracy.
 #include <array>
 #include <filesystem>
 #include <limits>

@@ -18,6 +18,10 @@ namespace cnnb {
 
 namespace {
 
+constexpr OptionSpec kBuckets{"bucket_mb", "--buckets", OptionType::number, 0, 0, 1e9, "a size in MiB >= 0 (0 = one call)",
+                              "allreduce: gradient buckets of about this many MiB (0 = one call)", false};
+constexpr OptionSpec kOptions[] = {kBuckets};
+
 class AllReduce final : public Strategy {
  public:
   explicit AllReduce(double bucket_mb) : bucket_mb_(bucket_mb) {}
@@ -72,9 +76,10 @@ class AllReduce final : public Strategy {
 
 }  // namespace
 
+std::span<const OptionSpec> allreduce_strategy_options() { return kOptions; }
+
 std::unique_ptr<Strategy> make_allreduce_strategy(const StrategyOptions& options) {
-  check_options_apply("allreduce", options, false, true);
-  return std::make_unique<AllReduce>(options.bucket_mb);
+  return std::make_unique<AllReduce>(options.value(kBuckets));
 }
 
 }  // namespace cnnb

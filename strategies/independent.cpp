@@ -19,9 +19,8 @@ class Independent final : public Strategy {
 
 }  // namespace
 
-std::unique_ptr<Strategy> make_independent_strategy(const StrategyOptions& options) {
-  check_options_apply("independent", options, false, false);
-  return std::make_unique<Independent>();
-}
+std::span<const OptionSpec> independent_strategy_options() { return {}; }
+
+std::unique_ptr<Strategy> make_independent_strategy(const StrategyOptions&) { return std::make_unique<Independent>(); }
 
 }  // namespace cnnb

@@ -15,12 +15,18 @@ namespace cnnb {
 
 namespace {
 
+constexpr OptionSpec kSyncEvery{"sync_every", "--sync-every", OptionType::integer, 1, 1, 2147483647, "a positive integer",
+                                "param-avg: average the parameters every k steps", true};
+constexpr OptionSpec kOptions[] = {kSyncEvery};
+
 float* params_of(Replica& r) { return r.net().params(); }
 
 class ParamAvg final : public Strategy {
  public:
   explicit ParamAvg(int k) : k_(k) {}
   std::string_view name() const override { return "param-avg"; }
+  // A checkpoint right after an average restarts the count to the next one exactly.
+  CheckpointRule checkpoint_rule() const override { return {"", "", k_, &kSyncEvery}; }
 
   void setup(ReplicaSet& rs, Communicator& comm) override {
     comm.broadcast(rs.params(), rs.param_count());
@@ -48,9 +54,10 @@ class ParamAvg final : public Strategy {
 
 }  // namespace
 
+std::span<const OptionSpec> param_avg_strategy_options() { return kOptions; }
+
 std::unique_ptr<Strategy> make_param_avg_strategy(const StrategyOptions& options) {
-  check_options_apply("param-avg", options, true, false);
-  return std::make_unique<ParamAvg>(options.sync_every);
+  return std::make_unique<ParamAvg>(int(options.value(kSyncEvery)));
 }
 
 }  // namespace cnnb

@@ -19,9 +19,8 @@ class Single final : public Strategy {
 
 }  // namespace
 
-std::unique_ptr<Strategy> make_single_strategy(const StrategyOptions& options) {
-  check_options_apply("single", options, false, false);
-  return std::make_unique<Single>();
-}
+std::span<const OptionSpec> single_strategy_options() { return {}; }
+
+std::unique_ptr<Strategy> make_single_strategy(const StrategyOptions&) { return std::make_unique<Single>(); }
 
 }  // namespace cnnb

@@ -1,5 +1,5 @@
 #pragma once
-// What one training step costs, phase by phase (DESIGN.md §7). With several replicas every compute
+// What one training step costs, phase by phase. With several replicas every compute
 // phase is the slowest replica's, so the phases add up to the step's wall time.
 #include <string_view>
 
@@ -11,7 +11,7 @@ struct StepTimes {
   // or parameter buffer, 0 on steps without exchange.
   double exchange_bytes = 0;
   // Seconds the communicator worked in this step. `exchange` above is the part of it the step waited
-  // for; an exchange overlapped with backward (allreduce --buckets) is busy longer than it is exposed.
+  // for; an exchange overlapped with backward (allreduce's gradient buckets) is busy longer than it is exposed.
   double exchange_busy = 0;
   // The step's loss and accuracy: the copy of the per-image losses and the logits to the host, the host's
   // argmax, and (events timing) the wait for compute's one sync. A phase of its own, so that images/s

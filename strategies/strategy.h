@@ -1,5 +1,5 @@
 #pragma once
-// How replicas cooperate in one optimizer step (DESIGN.md §5). A strategy composes the replica set's
+// How replicas cooperate in one optimizer step. A strategy composes the replica set's
 // compute and update with the communicator's exchange; one strategy per file, listed in strategies.def.
 #include <cstdint>
 #include <memory>
@@ -13,12 +13,16 @@
 #include "strategies/comm/route.h"
 #include "strategies/replica.h"
 #include "strategies/step_times.h"
+#include "strategies/strategy_options.h"
 
 namespace cnnb {
 
-struct StrategyOptions {
-  int sync_every = 1;     // param-avg: average the parameters every k steps
-  double bucket_mb = 0;   // allreduce: gradient buckets of about this many MiB (0 = one call over the flat buffer)
+// Whether a run of a strategy can be checkpointed and resumed, and at which step intervals.
+struct CheckpointRule {
+  std::string_view refusal;                // why not, when it cannot ("" when it can) ...
+  std::string_view instead;                // ... and what to use instead
+  int64_t multiple_of = 1;                 // checkpoints only every k-th step ...
+  const OptionSpec* multiple_option = nullptr;  // ... k being this option's value
 };
 
 // One global batch: image indices into `split` (the replica set takes its shards of them).
@@ -42,10 +46,9 @@ class Strategy {
   virtual void settle(ReplicaSet&, Communicator&) {}
   // Communicator calls per exchange (allreduce's buckets); 0 for a strategy that never exchanges.
   virtual int exchange_calls() const { return 1; }
+  // A checkpoint must hold all of the strategy's state, and a resumed run must continue exactly.
+  virtual CheckpointRule checkpoint_rule() const { return {}; }
 };
-
-// For the factories: InputError when an option is given to a strategy that has no use for it.
-void check_options_apply(std::string_view strategy, const StrategyOptions& o, bool takes_sync_every, bool takes_buckets);
 
 struct StrategyInfo {
   std::string_view name, description;
@@ -55,13 +58,15 @@ std::vector<StrategyInfo> strategy_infos();
 // The declaration of strategy `name`; InputError listing the valid names for an unknown one.
 StrategyInfo strategy_info(std::string_view name);
 
-// Throws InputError for an unknown name (listing the valid ones) or options the strategy cannot take.
+// Throws InputError for an unknown name (listing the valid ones) or options the strategy cannot take
+// (named by their keys; an edge checks them first, naming them its own way).
 std::unique_ptr<Strategy> make_strategy(std::string_view name, const StrategyOptions& options = {});
 // Checks the name only, for early validation: InputError listing the valid names.
 void check_strategy_name(std::string_view name);
 
-#define STRATEGY(id, name, exchange, description) \
-  std::unique_ptr<Strategy> make_##id##_strategy(const StrategyOptions& options);
+#define STRATEGY(id, name, exchange, description)                            \
+  std::unique_ptr<Strategy> make_##id##_strategy(const StrategyOptions& options); \
+  std::span<const OptionSpec> id##_strategy_options();
 #include "strategies/strategies.def"
 
 }  // namespace cnnb

@@ -25,6 +25,9 @@ float* grads_of(Replica& r) { return r.net().grads(); }
 class Tower final : public Strategy {
  public:
   std::string_view name() const override { return "tower"; }
+  CheckpointRule checkpoint_rule() const override {
+    return {"its master parameters and optimizer live in the strategy", "use allreduce, which computes the same updates"};
+  }
 
   void setup(ReplicaSet& rs, Communicator& comm) override {
     const int64_t n = rs.param_count();
@@ -69,9 +72,8 @@ class Tower final : public Strategy {
 
 }  // namespace
 
-std::unique_ptr<Strategy> make_tower_strategy(const StrategyOptions& options) {
-  check_options_apply("tower", options, false, false);
-  return std::make_unique<Tower>();
-}
+std::span<const OptionSpec> tower_strategy_options() { return {}; }
+
+std::unique_ptr<Strategy> make_tower_strategy(const StrategyOptions&) { return std::make_unique<Tower>(); }
 
 }  // namespace cnnb

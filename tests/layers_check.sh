@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The include layers (docs/LAYOUT.md): each folder may include only from the folders below it, so that
+# The include layers (docs/ARCHITECTURE.md): each folder may include only from the folders below it, so that
 # the core knows no backend, the reports no harness, and nothing but the CLI knows the harness.
 #   tests/layers_check.sh ROOT        # exit 0 when every #include "dir/..." follows the table, 1 listing each
 #                                     # one that does not (file:line: what), 2 on bad usage

@@ -1,4 +1,4 @@
-// After warm-up a training step allocates nothing (DESIGN.md §4 and issue 6): activations, workspaces and
+// After warm-up a training step allocates nothing: activations, workspaces and
 // batch buffers are planned once and reused. Counted on the CPU backends, single and allreduce over
 // two replicas, around Strategy::step on a ReplicaSet.
 //

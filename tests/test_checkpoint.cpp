@@ -186,7 +186,7 @@ TEST(Checkpoint, OptionsAreChecked) {
   c.strategy = "tower";
   EXPECT_NE(input_error([&] { validate(c); }).find("not supported with --strategy tower"), std::string::npos);
   c.strategy = "param-avg";
-  c.sync_every = 3;
+  c.strategy_options.set("sync_every", 3);
   EXPECT_NE(input_error([&] { validate(c); }).find("multiple of --sync-every 3"), std::string::npos);
   TrainConfig r = base_config();
   r.resume = "/nonexistent/dir";

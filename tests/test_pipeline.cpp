@@ -279,7 +279,7 @@ TEST(Prefetch, TrainerGivesTheSameRunAndWeightsAsDirect) {
   c.threads = 1;
   c.save_weights = (dir / "direct.safetensors").string();
   const TrainResult direct = train(c, data(), nullptr);
-  c.pipeline = "prefetch";
+  c.pipeline = Pipeline::prefetch;
   c.save_weights = (dir / "prefetch.safetensors").string();
   const TrainResult prefetch = train(c, data(), nullptr);
   ASSERT_EQ(direct.epochs.size(), 2u);
@@ -299,7 +299,7 @@ TEST(Prefetch, TrainerGivesTheSameRunAndWeightsAsDirect) {
 
 TEST(Prefetch, ARunThatFailsMidEpochStopsItsLoaders) {
   TrainConfig c = quick_config();
-  c.pipeline = "prefetch";
+  c.pipeline = Pipeline::prefetch;
   c.steps_per_epoch = 10;
   c.optimizer.kind = OptimizerConfig::Kind::sgd;
   c.optimizer.lr = 1e30;  // diverges within a few steps, while the loader has batches queued
@@ -313,10 +313,9 @@ TEST(Prefetch, ARunThatFailsMidEpochStopsItsLoaders) {
 
 TEST(Prefetch, BadPipelineAndDepthNameTheFlag) {
   TrainConfig c = quick_config();
-  c.pipeline = "async";
-  EXPECT_EQ(test::input_error([&] { validate(c); }),
+  EXPECT_EQ(test::input_error([&] { parse_pipeline("async", "--pipeline"); }),
             "--pipeline 'async' is not a data pipeline; expected direct or prefetch");
-  c.pipeline = "prefetch";
+  c.pipeline = Pipeline::prefetch;
   c.prefetch_depth = 0;
   EXPECT_EQ(test::input_error([&] { validate(c); }), "--prefetch-depth must be a positive integer, got 0");
 }

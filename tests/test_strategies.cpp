@@ -152,7 +152,7 @@ TEST(Strategies, AllreduceBucketsGiveBitIdenticalParameters) {
   EXPECT_EQ(whole.exchange_calls, 1);
   // 16 floats: from the last tensor back, a bucket closes once it holds 16 or more. The tensors are
   // conv1 36+4, fc1 512+8, fc2 32+4, so the buckets are {fc2.bias, fc2.weight}, {fc1.*}, {conv1.*}.
-  run.options.bucket_mb = 64.0 / (1 << 20);
+  run.options.set("bucket_mb", 64.0 / (1 << 20));
   const auto bucketed = run_strategy(run);
   EXPECT_EQ(bucketed.exchange_calls, 3);
   EXPECT_EQ(bucketed.params, whole.params);
@@ -266,7 +266,7 @@ TEST_P(OverlappedBuckets, EqualSingleAndTheUnbucketedExchange) {
   run.strategy = "allreduce";
   run.local_replicas = c.replicas;
   const auto whole = run_strategy(run);
-  run.options.bucket_mb = c.bucket_floats * sizeof(float) / (1 << 20);
+  run.options.set("bucket_mb", c.bucket_floats * sizeof(float) / (1 << 20));
   const auto out = run_strategy(run);
   const int expect_calls = c.bucket_floats <= 1 ? 6 : c.bucket_floats <= 16 ? 3 : 1;
   EXPECT_EQ(out.exchange_calls, expect_calls);
@@ -349,7 +349,7 @@ struct ProbeRig {
         rs(ReplicaSetup{plan(), std::move(ops), sgd(0.9), devices(replicas), 1, 24 / replicas, 0, test::kStrategySeed}),
         comm(*pg, rs.devices()) {
     StrategyOptions o;
-    o.bucket_mb = 4.0 / (1 << 20);  // one bucket per tensor
+    o.set("bucket_mb", 4.0 / (1 << 20));  // one bucket per tensor
     strategy = make_strategy("allreduce", o);
     strategy->setup(rs, comm);
   }
@@ -431,7 +431,7 @@ TEST(Strategies, ParamAvgSyncsEveryKStepsAndStillLearns) {
   StrategyRun run;
   run.strategy = "param-avg";
   run.local_replicas = 2;
-  run.options.sync_every = 3;
+  run.options.set("sync_every", 3);
   run.steps = 40;  // two epochs of 20 steps
   run.opt = sgd(0.9);
   run.batch_of = [&](int s) {
@@ -672,22 +672,21 @@ TEST(StrategyConfig, BadInputNamesTheFlag) {
                 HasSubstr("more replicas than devices"));
   }
   TrainConfig c = parallel_config("allreduce", "cpu:2");
-  c.sync_every = 4;
+  c.strategy_options.set("sync_every", 4);
   EXPECT_THAT(input_error([&] { plan_of(c); }), HasSubstr("--sync-every 4 applies to param-avg only"));
   c = parallel_config("tower", "cpu:2");
-  c.bucket_mb = 1;
+  c.strategy_options.set("bucket_mb", 1);
   EXPECT_THAT(input_error([&] { plan_of(c); }), HasSubstr("--buckets 1 applies to allreduce only"));
   c = parallel_config("allreduce", "cpu:2");
-  c.comm = "carrier-pigeon";
-  EXPECT_THAT(input_error([&] { plan_of(c); }),
+  EXPECT_THAT(input_error([&] { parse_comm("carrier-pigeon"); }),
               HasSubstr("unknown communicator 'carrier-pigeon'; expected one of: threads, mpi, nccl"));
-  c.comm = "nccl";
+  c.comm = CommKind::nccl;
 #if CNNB_HAVE_NCCL
   EXPECT_THAT(input_error([&] { plan_of(c); }), HasSubstr("--comm nccl exchanges between GPUs"));
 #else
   EXPECT_THAT(input_error([&] { plan_of(c); }), HasSubstr("--comm nccl: this cnnbench was built without CUDA and NCCL"));
 #endif
-  c.comm = "mpi";
+  c.comm = CommKind::mpi;
 #if !CNNB_HAVE_MPI
   EXPECT_THAT(input_error([&] { plan_of(c); }), HasSubstr("--comm mpi: this cnnbench was built without MPI"));
 #endif

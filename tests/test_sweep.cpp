@@ -162,7 +162,7 @@ TEST(SweepGrid, GpuCountsAndStrongScalingGiveReasonsPrefetchRuns) {
   for (const auto& r : p.runs) {
     if (r.pipeline == "prefetch") {
       ++prefetch;
-      EXPECT_EQ(r.cfg.pipeline, "prefetch");  // the pipeline reaches train()
+      EXPECT_EQ(r.cfg.pipeline, Pipeline::prefetch);  // the pipeline reaches train()
       if (r.device_count <= 2) EXPECT_EQ(r.skip_reason, "");
       continue;
     }
@@ -297,8 +297,8 @@ baseline_epochs = 1
   EXPECT_EQ(s.optimizer.kind, OptimizerConfig::Kind::sgd);
   EXPECT_DOUBLE_EQ(s.optimizer.lr, 0.05);
   EXPECT_DOUBLE_EQ(s.optimizer.momentum, 0.9);
-  EXPECT_EQ(s.sync_every, 2);
-  EXPECT_DOUBLE_EQ(s.bucket_mb, 1.5);
+  EXPECT_EQ(s.strategy_options.given("sync_every"), 2.0);
+  EXPECT_EQ(s.strategy_options.given("bucket_mb"), 1.5);
   EXPECT_EQ(s.baseline_steps, 5);
 }
 
@@ -306,7 +306,7 @@ TEST(SweepToml, ErrorsNameFileLineAndColumn) {
   EXPECT_EQ(toml_error("epochs = 1\nmodles = [\"simple\"]\n"),
             "s.toml:2:1: unknown key 'modles' (did you mean 'models'?); expected one of: name, out, models, datasets, "
             "backends, strategies, devices, batches, pipelines, scaling, kernels, epochs, steps, warmup, repetitions, "
-            "test_limit, seed, threads, optimizer, lr, momentum, weight_decay, sync_every, bucket_mb, baseline_steps, "
+            "test_limit, seed, threads, optimizer, lr, momentum, weight_decay, bucket_mb, sync_every, baseline_steps, "
             "baseline_epochs");
   EXPECT_EQ(toml_error("\nbatches = \"64\"\n"), "s.toml:2:11: batches: expected an array of a positive batch size, got a string");
   EXPECT_EQ(toml_error("backends = []\n"), "s.toml:1:12: backends: the list is empty; give at least one backend");

@@ -9,7 +9,7 @@
 #include "bench/harness/trainer.h"
 #include "cli_runner.h"
 #include "core/error.h"
-#include "reports/tensorboard.h"
+#include "bench/harness/tensorboard.h"
 
 namespace cnnb {
 namespace {

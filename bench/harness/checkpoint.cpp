@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "bench/harness/option_fields.h"
 #include "bench/harness/run_record.h"
 #include "core/crc32c.h"
 #include "core/error.h"
@@ -70,7 +71,7 @@ std::string read_whole(const fs::path& file) {
 nlohmann::json checkpoint_fingerprint(const TrainConfig& cfg, const ModelPlan& plan, const Dataset& data,
                                       int64_t steps_per_epoch, int world) {
   const OptimizerConfig& o = cfg.optimizer;
-  return {{"model_spec", plan.spec.str()},
+  nlohmann::json fp = {{"model_spec", plan.spec.str()},
           {"input", plan.input.str()},
           {"classes", plan.classes},
           {"params", plan.param_count},
@@ -81,8 +82,9 @@ nlohmann::json checkpoint_fingerprint(const TrainConfig& cfg, const ModelPlan& p
           {"seed", cfg.seed},
           {"train_images", data.train.count()},
           {"strategy", cfg.strategy},
-          {"replicas", world},
-          {"sync_every", cfg.sync_every}};
+          {"replicas", world}};
+  add_option_fields(fp, cfg.strategy, cfg.strategy_options, OptionFields::changing_results);
+  return fp;
 }
 
 std::string encode_checkpoint(const CheckpointState& s, const nlohmann::json& fingerprint) {

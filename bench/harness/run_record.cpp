@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "backends/cuda_environment.h"
+#include "bench/harness/option_fields.h"
 #include "bench/harness/stats.h"
 #include "bench/harness/throughput.h"
 #include "core/clock.h"
@@ -133,9 +134,7 @@ nlohmann::json run_record(const TrainResult& r, const Dataset& data) {
                  {"processes", r.processes},
                  {"replicas_per_process", r.local_replicas},
                  {"comm", r.comm},
-                 {"sync_every", c.sync_every},
-                 {"bucket_mb", c.bucket_mb},
-                 {"pipeline", c.pipeline},
+                 {"pipeline", pipeline_name(c.pipeline)},
                  {"prefetch_depth", c.prefetch_depth},
                  {"check_numerics", c.check_numerics},
                  {"threads", r.threads},
@@ -152,6 +151,7 @@ nlohmann::json run_record(const TrainResult& r, const Dataset& data) {
                    {"beta1", c.optimizer.beta1},
                    {"beta2", c.optimizer.beta2},
                    {"eps", c.optimizer.eps}}}};
+  add_option_fields(j["config"], c.strategy, c.strategy_options);
   j["dataset"] = {{"name", data.name},
                   {"source", data.source},
                   {"shape", {data.shape.c, data.shape.h, data.shape.w}},
@@ -193,7 +193,7 @@ nlohmann::json run_record(const TrainResult& r, const Dataset& data) {
     exch_sum += s.exchange;
     if (s.exchange_bytes > 0) {
       exch_on.push_back(s.exchange);
-      // Overlapped with backward (allreduce --buckets), the communicator works longer than the step
+      // Overlapped with backward (allreduce's gradient buckets), the communicator works longer than the step
       // waits for it: bandwidth is over the time it worked.
       const double busy = std::max(s.exchange, s.exchange_busy);
       busy_on.push_back(busy);

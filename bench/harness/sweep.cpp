@@ -16,6 +16,7 @@
 #include <fmt/ranges.h>
 
 #include "backends/backend.h"
+#include "bench/harness/option_fields.h"
 #include "bench/harness/run_record.h"
 #include "bench/harness/stats.h"
 #include "bench/harness/watchdog.h"
@@ -199,8 +200,7 @@ void validate_sweep(const SweepSpec& s) {
   if (!(s.optimizer.momentum >= 0 && s.optimizer.momentum < 1))
     fail_input("momentum must be in [0, 1), got {}", s.optimizer.momentum);
   if (!(s.optimizer.weight_decay >= 0)) fail_input("weight_decay must be >= 0, got {}", s.optimizer.weight_decay);
-  if (s.sync_every < 1) fail_input("sync_every must be a positive integer, got {}", s.sync_every);
-  if (!(s.bucket_mb >= 0) || !std::isfinite(s.bucket_mb)) fail_input("bucket_mb must be >= 0, got {}", s.bucket_mb);
+  check_option_values(s.strategy_options, option_key_name);
   if (s.baseline_steps < 0) fail_input("baseline_steps must be >= 0, got {}", s.baseline_steps);
   if (s.baseline_epochs < 0) fail_input("baseline_epochs must be >= 0, got {}", s.baseline_epochs);
   // A grid is the product of its axes: refuse one too large to expand before building a single run.
@@ -231,7 +231,7 @@ SweepHost SweepHost::detect() {
 nlohmann::json SweepRun::config_json() const {
   nlohmann::json kernels = nlohmann::json::object();
   for (const auto& [op, v] : cfg.kernels) kernels[op] = v;
-  return {{"model", model_spec},
+  nlohmann::json j = {{"model", model_spec},
           {"dataset", cfg.dataset},
           {"backend", cfg.backend},
           {"kernels", kernels},
@@ -252,16 +252,16 @@ nlohmann::json SweepRun::config_json() const {
             {"beta1", cfg.optimizer.beta1},
             {"beta2", cfg.optimizer.beta2},
             {"eps", cfg.optimizer.eps}}},
-          {"sync_every", cfg.sync_every},
-          {"bucket_mb", cfg.bucket_mb},
           {"pipeline", pipeline}};
+  add_option_fields(j, cfg.strategy, cfg.strategy_options);
+  return j;
 }
 
 nlohmann::json SweepRun::record_config() const {
   nlohmann::json kernels = nlohmann::json::object();
   for (const auto& [op, v] : cfg.kernels) kernels[op] = v;
   const nlohmann::json c = config_json();
-  return {{"model", cfg.model},
+  nlohmann::json j = {{"model", cfg.model},
           {"model_spec", model_spec},
           {"dataset", cfg.dataset},
           {"backend", cfg.backend},
@@ -275,10 +275,10 @@ nlohmann::json SweepRun::record_config() const {
           {"seed", cfg.seed},
           {"warmup_steps", cfg.warmup_steps},
           {"threads", cfg.threads},
-          {"sync_every", cfg.sync_every},
-          {"bucket_mb", cfg.bucket_mb},
           {"pipeline", pipeline},
           {"optimizer", c["optimizer"]}};
+  add_option_fields(j, cfg.strategy, cfg.strategy_options);
+  return j;
 }
 
 std::string SweepRun::label() const {
@@ -319,9 +319,9 @@ SweepRun make_run(const SweepSpec& s, const Axis& a, const std::string& model_sp
   c.warmup_steps = s.warmup;
   c.test_limit = s.test_limit;
   c.strategy = a.strategy;
-  c.sync_every = a.strategy == "param-avg" ? s.sync_every : 1;
-  c.bucket_mb = a.strategy == "allreduce" ? s.bucket_mb : 0;
-  c.pipeline = a.pipeline;
+  for (const auto& [key, value] : s.strategy_options.all_given())
+    if (takes_option(a.strategy, key)) c.strategy_options.set(key, value);
+  c.pipeline = parse_pipeline(a.pipeline);
   if (kind == DeviceKind::cpu) {
     c.devices = fmt::format("cpu:{}", a.devices);
   } else {

@@ -1,5 +1,5 @@
 #pragma once
-// A sweep: the grid of runs behind `cnnbench sweep` (DESIGN.md §7-§8). The grid comes from CLI lists or a
+// A sweep: the grid of runs behind `cnnbench sweep`. The grid comes from CLI lists or a
 // TOML file; every run gets a hash of its configuration, so re-running the same sweep skips what its
 // JSON Lines file already holds. One line per run: the run record plus a "sweep" object (hash, status,
 // repetition statistics), appended and fsynced so that a crash loses at most the run in progress.
@@ -41,8 +41,7 @@ struct SweepSpec {
   uint64_t seed = 42;
   int threads = 0;
   OptimizerConfig optimizer;
-  int sync_every = 1;    // param-avg runs only
-  double bucket_mb = 0;  // allreduce runs only
+  StrategyOptions strategy_options;  // each applies to the runs of the strategies that declare it
   // The cpu-ref baseline is slow: it may run fewer steps than the grid (0 = the same as the grid).
   int64_t baseline_steps = 0;
   int baseline_epochs = 0;

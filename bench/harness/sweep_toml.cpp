@@ -150,12 +150,25 @@ const std::vector<std::pair<std::string_view, Setter>>& setters() {
       {"lr", [](const Reader& r, SweepSpec& s) { s.optimizer.lr = r.number("a positive learning rate"); }},
       {"momentum", [](const Reader& r, SweepSpec& s) { s.optimizer.momentum = r.number("a number in [0, 1)"); }},
       {"weight_decay", [](const Reader& r, SweepSpec& s) { s.optimizer.weight_decay = r.number("a number >= 0"); }},
-      {"sync_every", [](const Reader& r, SweepSpec& s) { s.sync_every = int(r.integer(1, 1000000, "a positive integer")); }},
-      {"bucket_mb", [](const Reader& r, SweepSpec& s) { s.bucket_mb = r.number("a size in MiB >= 0"); }},
       {"baseline_steps", [](const Reader& r, SweepSpec& s) { s.baseline_steps = r.integer(0, int64_t(1) << 40, "an integer >= 0"); }},
       {"baseline_epochs", [](const Reader& r, SweepSpec& s) { s.baseline_epochs = int(r.integer(0, 1000000, "an integer >= 0")); }},
   };
-  return table;
+  static const auto with_options = [] {
+    auto t = table;
+    // After weight_decay, where the strategies' options belonged before they were declared by their strategies.
+    auto at = std::find_if(t.begin(), t.end(), [](const auto& s) { return s.first == "weight_decay"; }) + 1;
+    for (const DeclaredOption& d : declared_options()) {
+      const OptionSpec o = d.spec;
+      at = t.insert(at, {o.key, [o](const Reader& r, SweepSpec& s) {
+                           const double v = o.type == OptionType::integer
+                                                ? double(r.integer(int64_t(o.min), int64_t(o.max), o.expected))
+                                                : r.number(o.expected);
+                           s.strategy_options.set(o.key, v);
+                         }}) + 1;
+    }
+    return t;
+  }();
+  return with_options;
 }
 
 }  // namespace

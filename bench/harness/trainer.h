@@ -11,6 +11,7 @@
 #include "core/device.h"
 #include "model/optimizer.h"
 #include "datasets/dataset.h"
+#include "datasets/loader.h"
 #include "strategies/comm/communicator.h"
 #include "strategies/devices.h"
 #include "strategies/step_times.h"
@@ -31,12 +32,11 @@ struct TrainConfig {
   int threads = 0;              // CPU threads per replica; 0 = all cores (cpu-ref always uses 1)
   int warmup_steps = 5;         // excluded from the step-time statistics
   int64_t test_limit = 0;       // evaluate on the first N test images only (0 = all); for quick runs and tests
-  // Replicas and how they cooperate (DESIGN.md §5).
+  // Replicas and how they cooperate.
   std::string strategy = "single";
   std::string devices;          // per process: cpu:R, gpu:0,1, gpu:all, gpu:local; "" = one device of the backend's kind
-  std::string comm = "auto";    // auto, threads, mpi, nccl
-  int sync_every = 1;           // param-avg
-  double bucket_mb = 0;         // allreduce; 0 = one call over the flat gradient buffer
+  std::optional<CommKind> comm;  // empty: chosen for the strategy, devices and processes (auto_comm)
+  StrategyOptions strategy_options;  // the strategy's own options given (strategies/strategy_options.h)
   double comm_timeout = 300;    // seconds one collective may take before the run fails instead of hanging
   // The watchdog always checks each step's loss and (CPU replicas) gradients for NaN/Inf; this also checks
   // every layer's forward output, and GPU replicas' gradients (bench/harness/watchdog.h).
@@ -44,9 +44,9 @@ struct TrainConfig {
   // How step phases are timed (strategies/step_times.h): marks on the device's stream, or a sync at the
   // end of every phase.
   TimingMode timing = TimingMode::events;
-  // Data pipeline (DESIGN.md §6): "direct" (the step builds and copies its batch) or "prefetch" (a loader
+  // Data pipeline (datasets/loader.h): direct (the step builds and copies its batch) or prefetch (a loader
   // thread per replica builds and copies the next prefetch_depth batches while the steps compute).
-  std::string pipeline = "direct";
+  Pipeline pipeline = Pipeline::direct;
   int prefetch_depth = 2;
   // Models on disk and training curves.
   std::string init_weights;      // start from these safetensors weights instead of the seeded initialisation
@@ -158,7 +158,6 @@ struct ParallelPlan {
   int world = 1;       // replicas in all processes
   int threads = 1;     // per CPU replica
   CommKind comm = CommKind::threads;
-  StrategyOptions options;
 };
 ParallelPlan plan_parallel(const TrainConfig& cfg, const ProcessGroup& processes);
 

@@ -41,11 +41,16 @@ std::string_view comm_name(CommKind k) {
   return "?";
 }
 
+void require_comm_built(CommKind kind) {
+  for (const auto& c : communicator_infos())
+    if (c.kind == kind && !c.available) fail_input("--comm {}: this cnnbench was built without {}", c.name, c.requirement);
+}
+
 CommKind parse_comm(std::string_view name) {
   std::string valid;
   for (const auto& c : communicator_infos()) {
     if (c.name == name) {
-      if (!c.available) fail_input("--comm {}: this cnnbench was built without {}", name, c.requirement);
+      require_comm_built(c.kind);
       return c.kind;
     }
     valid += valid.empty() ? std::string(c.name) : fmt::format(", {}", c.name);

@@ -29,7 +29,10 @@ struct CommInfo {
 std::vector<CommInfo> communicator_infos();
 
 // "threads", "mpi", "nccl"; InputError listing the valid names otherwise, or naming what the build lacks.
+// InputError for an unknown name (listing the valid ones) or a communicator this build does not have.
 CommKind parse_comm(std::string_view name);
+// InputError "--comm mpi: this cnnbench was built without MPI (libopenmpi-dev)" for one it does not have.
+void require_comm_built(CommKind kind);
 std::string_view comm_name(CommKind k);
 
 struct CommOptions {
@@ -58,7 +61,7 @@ class Communicator {
   // bufs[i] becomes world replica 0's buffer.
   virtual void broadcast(std::span<float* const> bufs, int64_t count) = 0;
 
-  // An exchange that overlaps the computation producing its data (allreduce --buckets, in a thread of
+  // An exchange that overlaps the computation producing its data (allreduce's gradient buckets, in a thread of
   // its own while the replicas run backward). prepare_marks(n) once; then each step, on local replica
   // i's thread, mark_ready(i, k) right after queuing the last write to what exchange k reads; and, once
   // every local replica has marked k, allreduce_mean_marked(bufs, count, k) from the exchange thread,

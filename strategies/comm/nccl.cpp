@@ -6,7 +6,7 @@
 // (made by the first collective), each collective and finalize are all bounded by --comm-timeout.
 // Compute hands over to NCCL with an event, and NCCL back to compute with another, so the exchange
 // is ordered after backward and before the update without blocking either stream by hand. An exchange
-// that overlaps backward (allreduce --buckets) hands over with one event per bucket instead, recorded by
+// that overlaps backward (allreduce's gradient buckets) hands over with one event per bucket instead, recorded by
 // the replica's thread right after it queued that bucket's gradients.
 // Compiled in CI (CUDA + NCCL build) but not run there: no GPU.
 #include "core/error.h"

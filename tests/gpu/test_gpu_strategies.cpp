@@ -97,7 +97,7 @@ TEST_P(GpuEquivalence, ReplicasAtShardBatchEqualSingleAtGlobalBatch) {
   run.local_replicas = int(c.gpus.size());
   run.gpus = c.gpus;
   run.comm = c.comm;
-  run.options.bucket_mb = c.bucket_mb;
+  run.options.set("bucket_mb", c.bucket_mb);
   const auto out = run_strategy(run);
   ASSERT_EQ(out.params.size(), c.gpus.size());
   for (size_t r = 0; r < out.params.size(); ++r) EXPECT_LE(relative_max_diff(out.params[r], single.params[0]), c.tol) << r;

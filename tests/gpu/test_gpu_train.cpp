@@ -127,11 +127,11 @@ TEST_P(GpuTrain, PrefetchIsBitIdenticalToDirect) {
     if (*devices) {
       c.strategy = "allreduce";
       c.devices = devices;
-      c.comm = "threads";
+      c.comm = CommKind::threads;
     }
     TrainResult direct, prefetch;
     const std::vector<float> a = train_params(c, dir / "direct.safetensors", direct);
-    c.pipeline = "prefetch";
+    c.pipeline = Pipeline::prefetch;
     const std::vector<float> b = train_params(c, dir / "prefetch.safetensors", prefetch);
     ASSERT_EQ(a.size(), b.size());
     EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << "devices '" << devices << "'";
@@ -208,7 +208,7 @@ TEST_P(GpuResume, StraightEqualsCheckpointResumeContinue) {
   }
   c.strategy = p.strategy;
   c.devices = p.devices;
-  if (*p.devices) c.comm = "threads";
+  if (*p.devices) c.comm = CommKind::threads;
   TempDir dir;
   TrainResult straight, with_ck, resumed;
   const std::vector<float> a = train_params(c, dir / "straight.safetensors", straight);

@@ -127,7 +127,7 @@ TEST(Mpi, AllreduceBucketsOverlappedWithBackwardEqualSingle) {
       run.strategy = "allreduce";
       run.local_replicas = local;
       run.comm = CommKind::mpi;
-      run.options.bucket_mb = floats * sizeof(float) / (1 << 20);
+      run.options.set("bucket_mb", floats * sizeof(float) / (1 << 20));
       const auto out = run_strategy(run, world());
       EXPECT_EQ(out.exchange_calls, floats == 1.0 ? 6 : 3);
       for (int r = 0; r < local; ++r)

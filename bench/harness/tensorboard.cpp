@@ -1,4 +1,4 @@
-#include "reports/tensorboard.h"
+#include "bench/harness/tensorboard.h"
 
 #include <unistd.h>
 
