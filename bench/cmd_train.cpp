@@ -7,6 +7,7 @@
 #include "bench/cli_numbers.h"
 #include "bench/commands.h"
 #include "bench/harness/run_record.h"
+#include "bench/harness/tensorboard.h"
 #include "bench/harness/trainer.h"
 #include "bench/harness/watchdog.h"
 #include "bench/strategy_flags.h"
@@ -14,7 +15,6 @@
 #include "core/files.h"
 #include "core/model_spec.h"
 #include "core/safetensors.h"
-#include "bench/harness/tensorboard.h"
 
 namespace cnnb::cli {
 

@@ -16,8 +16,8 @@ class StrategyFlags {
   enum class Help { default_shown_by_cli11, default_in_text };
   // One flag per declared option, in the order of strategies.def.
   void add_to(CLI::App& sub, Help style);
-  // The options given on the command line; InputError "--flag must be EXPECTED, got 'TEXT'" for a value of
-  // the wrong type or range.
+  // The options given on the command line; InputError "--flag must be EXPECTED, got 'TEXT'" for text that
+  // is not a number of the option's type, "... got VALUE" for a value out of its range.
   StrategyOptions given(const CLI::App& sub) const;
 
  private:

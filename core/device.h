@@ -66,23 +66,24 @@ std::unique_ptr<Device> make_cuda_device(int ordinal);
 // Number of usable CUDA GPUs: 0 in a CPU-only build, without a driver, or without a GPU. Never throws.
 int cuda_device_count();
 
-// RAII array of T on a device.
-template <class T>
-class Buffer {
+// An array of T that a Device allocated and frees: in its own memory (Buffer) or in its host memory,
+// pinned on a GPU (HostBuffer). One owner, movable, never copied.
+template <class T, class Memory>
+class DeviceArray {
  public:
-  Buffer() = default;
-  Buffer(Device& dev, size_t n) : dev_(&dev), n_(n) {
-    if (n_) p_ = static_cast<T*>(dev.alloc(n_ * sizeof(T)));
+  DeviceArray() = default;
+  DeviceArray(Device& dev, size_t n) : dev_(&dev), n_(n) {
+    if (n_) p_ = static_cast<T*>(Memory::alloc(dev, n_ * sizeof(T)));
   }
-  Buffer(Buffer&& o) noexcept { swap(o); }
-  Buffer& operator=(Buffer&& o) noexcept {
-    Buffer(std::move(o)).swap(*this);
+  DeviceArray(DeviceArray&& o) noexcept { swap(o); }
+  DeviceArray& operator=(DeviceArray&& o) noexcept {
+    DeviceArray(std::move(o)).swap(*this);
     return *this;
   }
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
-  ~Buffer() {
-    if (p_) dev_->free(p_);
+  DeviceArray(const DeviceArray&) = delete;
+  DeviceArray& operator=(const DeviceArray&) = delete;
+  ~DeviceArray() {
+    if (p_) Memory::free(*dev_, p_);
   }
 
   T* data() { return p_; }
@@ -91,20 +92,8 @@ class Buffer {
   size_t bytes() const { return n_ * sizeof(T); }
   Device& device() const { return *dev_; }
 
-  void upload(const T* host, size_t n) { dev_->upload(p_, host, n * sizeof(T)); }
-  void upload(const std::vector<T>& host) { upload(host.data(), host.size()); }
-  void download(T* host, size_t n) const { dev_->download(host, p_, n * sizeof(T)); }
-  std::vector<T> to_host() const {
-    std::vector<T> h(n_);
-    if (n_) download(h.data(), n_);
-    return h;
-  }
-  void zero() {
-    if (n_) dev_->zero(p_, bytes());
-  }
-
  private:
-  void swap(Buffer& o) noexcept {
+  void swap(DeviceArray& o) noexcept {
     std::swap(dev_, o.dev_);
     std::swap(p_, o.p_);
     std::swap(n_, o.n_);
@@ -114,45 +103,50 @@ class Buffer {
   size_t n_ = 0;
 };
 
-// RAII array of T in the device's host memory (pinned on a GPU).
+struct DeviceMemory {
+  static void* alloc(Device& d, size_t bytes) { return d.alloc(bytes); }
+  static void free(Device& d, void* p) { d.free(p); }
+};
+struct DeviceHostMemory {
+  static void* alloc(Device& d, size_t bytes) { return d.alloc_host(bytes); }
+  static void free(Device& d, void* p) { d.free_host(p); }
+};
+
+// An array of T in a device's memory, reached through the device's copies.
 template <class T>
-class HostBuffer {
+class Buffer : public DeviceArray<T, DeviceMemory> {
  public:
-  HostBuffer() = default;
-  HostBuffer(Device& dev, size_t n) : dev_(&dev), n_(n) {
-    if (n_) p_ = static_cast<T*>(dev.alloc_host(n_ * sizeof(T)));
-  }
-  HostBuffer(HostBuffer&& o) noexcept { swap(o); }
-  HostBuffer& operator=(HostBuffer&& o) noexcept {
-    HostBuffer(std::move(o)).swap(*this);
-    return *this;
-  }
-  HostBuffer(const HostBuffer&) = delete;
-  HostBuffer& operator=(const HostBuffer&) = delete;
-  ~HostBuffer() {
-    if (p_) dev_->free_host(p_);
-  }
+  using DeviceArray<T, DeviceMemory>::DeviceArray;
+  using DeviceArray<T, DeviceMemory>::data;
+  using DeviceArray<T, DeviceMemory>::device;
 
-  T* data() { return p_; }
-  const T* data() const { return p_; }
-  size_t size() const { return n_; }
-  size_t bytes() const { return n_ * sizeof(T); }
-  T& operator[](size_t i) { return p_[i]; }
-  const T& operator[](size_t i) const { return p_[i]; }
-  T* begin() { return p_; }
-  T* end() { return p_ + n_; }
-  const T* begin() const { return p_; }
-  const T* end() const { return p_ + n_; }
-
- private:
-  void swap(HostBuffer& o) noexcept {
-    std::swap(dev_, o.dev_);
-    std::swap(p_, o.p_);
-    std::swap(n_, o.n_);
+  void upload(const T* host, size_t n) { device().upload(data(), host, n * sizeof(T)); }
+  void upload(const std::vector<T>& host) { upload(host.data(), host.size()); }
+  void download(T* host, size_t n) const { device().download(host, data(), n * sizeof(T)); }
+  std::vector<T> to_host() const {
+    std::vector<T> h(this->size());
+    if (!h.empty()) download(h.data(), h.size());
+    return h;
   }
-  Device* dev_ = nullptr;
-  T* p_ = nullptr;
-  size_t n_ = 0;
+  void zero() {
+    if (this->size()) device().zero(data(), this->bytes());
+  }
+};
+
+// An array of T in a device's host memory (pinned on a GPU, so that its copies overlap compute),
+// read and written in place.
+template <class T>
+class HostBuffer : public DeviceArray<T, DeviceHostMemory> {
+ public:
+  using DeviceArray<T, DeviceHostMemory>::DeviceArray;
+  using DeviceArray<T, DeviceHostMemory>::data;
+
+  T& operator[](size_t i) { return data()[i]; }
+  const T& operator[](size_t i) const { return data()[i]; }
+  T* begin() { return data(); }
+  T* end() { return data() + this->size(); }
+  const T* begin() const { return data(); }
+  const T* end() const { return data() + this->size(); }
 };
 
 }  // namespace cnnb

@@ -452,6 +452,7 @@ ReportOutcome write_report(const ReportOptions& opt) {
   if (opt.results.empty() && opt.micro.empty())
     fail_input("cnnbench report: give at least one results file (.jsonl from `cnnbench sweep`, .json from `cnnbench "
                "train --out`) or --micro FILE.json");
+  // The results are read first: a bad results file leaves no report directory behind.
   ReportContent content = build_report(opt);
   const fs::path charts = prepare_dir(opt.out);
   const std::vector<BuiltChart> all = content.all_charts();

@@ -8,6 +8,7 @@
 // strategies/bucket_exchange.h). The step's `exchange` phase is then only the part left after the last
 // backward ends; `exchange_busy` is the whole. Without --buckets: one call after backward.
 #include <algorithm>
+#include <limits>
 #include <memory>
 
 #include "core/clock.h"
@@ -18,7 +19,8 @@ namespace cnnb {
 
 namespace {
 
-constexpr OptionSpec kBuckets{"bucket_mb", "--buckets", OptionType::number, 0, 0, 1e9, "a size in MiB >= 0 (0 = one call)",
+constexpr OptionSpec kBuckets{"bucket_mb", "--buckets", OptionType::number, 0, 0, std::numeric_limits<double>::max(),
+                              "a size in MiB >= 0 (0 = one call)",
                               "allreduce: gradient buckets of about this many MiB (0 = one call)", false};
 constexpr OptionSpec kOptions[] = {kBuckets};
 

@@ -21,6 +21,7 @@ void ProgressObserver::after_step(const StepEvent& e) {
 }
 
 void ProgressObserver::before_evaluation(int epoch) {
+  last_ = SteadyClock::now() - std::chrono::seconds(1);  // the next epoch's first step reports at once
   Progress p;
   p.epoch = epoch;
   p.epochs = epochs_;

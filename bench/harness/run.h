@@ -40,7 +40,7 @@ class Run {
   void record_memory();
   void save_weights_if_asked();
 
-  const TrainConfig& cfg_;
+  const TrainConfig cfg_;
   const Dataset& data_;
   ProcessGroup& pg_;
   ParallelPlan pp_;

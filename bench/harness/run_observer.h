@@ -1,8 +1,8 @@
 #pragma once
 // What watches a training run without steering its steps: progress, the watchdog, checkpoints,
-// TensorBoard (and the trace writer and the time-to-accuracy stop to come). A Run calls its observers in
-// the order they were added, on every process; an observer that must act on rank 0 only is added there
-// only. An observer stops the run by throwing.
+// TensorBoard. A Run calls its observers in the order they were added. An observer that calls a
+// collective (the watchdog's agreement) must be added on every process, in the same order; one that only
+// prints or writes is added on rank 0 alone. An observer stops the run by throwing.
 #include <cstdint>
 #include <span>
 

@@ -155,7 +155,7 @@ const std::vector<std::pair<std::string_view, Setter>>& setters() {
   };
   static const auto with_options = [] {
     auto t = table;
-    // After weight_decay, where the strategies' options belonged before they were declared by their strategies.
+    // The strategies' own options after the optimizer's, so that "expected one of" lists the keys by topic.
     auto at = std::find_if(t.begin(), t.end(), [](const auto& s) { return s.first == "weight_decay"; }) + 1;
     for (const DeclaredOption& d : declared_options()) {
       const OptionSpec o = d.spec;

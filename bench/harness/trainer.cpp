@@ -175,11 +175,12 @@ TrainResult train(const TrainConfig& cfg, const Dataset& data, const ProgressFn&
   // The watchdog first: a diverged step stops the run before it is checkpointed or reported.
   WatchdogObserver watchdog(run.replicas(), pg, cfg.check_numerics);
   run.observe(watchdog);
-  std::optional<CheckpointObserver> checkpoints;
-  if (cfg.checkpoint_every > 0) run.observe(checkpoints.emplace(cfg.checkpoint_dir, cfg.checkpoint_every, run.checkpoint_fingerprint()));
   std::optional<TensorBoardObserver> tb;
   if (pg.root() && !cfg.tensorboard_dir.empty())
     run.observe(tb.emplace(cfg.tensorboard_dir, cfg.run_name.empty() ? default_run_name(cfg) : cfg.run_name));
+  std::optional<CheckpointObserver> checkpoints;
+  if (cfg.checkpoint_every > 0)
+    run.observe(checkpoints.emplace(cfg.checkpoint_dir, cfg.checkpoint_every, run.checkpoint_fingerprint()));
   std::optional<ProgressObserver> progress_observer;
   if (pg.root() && progress) run.observe(progress_observer.emplace(progress, cfg.epochs, cfg.batch));
   TrainResult r = run.run();

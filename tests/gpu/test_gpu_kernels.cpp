@@ -17,7 +17,6 @@
 #include <fmt/format.h>
 
 #include "backends/cuda/device_query.h"
-#include "backends/cuda/pinned.h"
 #include "backends/op_cases.h"
 #include "backends/registry.h"
 #include "backends/verify.h"
@@ -97,17 +96,24 @@ TEST_F(CudaDevice, UploadCopyZeroDownload) {
   gpu().synchronize();
 }
 
-TEST_F(CudaDevice, PinnedBuffersRoundTrip) {
+// HostBuffer on a GPU is pinned memory from the device: counted while it lives, a copy source and
+// destination, and released once, by its last owner.
+TEST_F(CudaDevice, HostBuffersArePinnedAndRoundTrip) {
   const auto host = integers(4099, -9, 9, 8);
-  cuda::PinnedBuffer<float> src(host.size()), dst(host.size());
-  std::copy(host.begin(), host.end(), src.begin());
-  Buffer<float> d(gpu(), host.size());
-  gpu().upload(d.data(), src.data(), src.bytes());
-  d.download(dst.data(), dst.size());
-  EXPECT_TRUE(std::equal(dst.begin(), dst.end(), host.begin()));
-  cuda::PinnedBuffer<float> moved = std::move(dst);
-  EXPECT_EQ(dst.data(), nullptr);
-  EXPECT_EQ(moved.size(), host.size());
+  const size_t pinned_before = gpu().memory_use()->pinned_host;
+  {
+    HostBuffer<float> src(gpu(), host.size()), dst(gpu(), host.size());
+    EXPECT_EQ(gpu().memory_use()->pinned_host, pinned_before + 2 * host.size() * sizeof(float));
+    std::copy(host.begin(), host.end(), src.begin());
+    Buffer<float> d(gpu(), host.size());
+    gpu().upload(d.data(), src.data(), src.bytes());
+    d.download(dst.data(), dst.size());
+    EXPECT_TRUE(std::equal(dst.begin(), dst.end(), host.begin()));
+    HostBuffer<float> moved = std::move(dst);
+    EXPECT_EQ(dst.data(), nullptr);
+    EXPECT_EQ(moved.size(), host.size());
+  }
+  EXPECT_EQ(gpu().memory_use()->pinned_host, pinned_before);
 }
 
 TEST_F(CudaDevice, RefusesAnOrdinalThatDoesNotExist) {
