@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -70,6 +71,8 @@ int cuda_device_count();
 // pinned on a GPU (HostBuffer). One owner, movable, never copied.
 template <class T, class Memory>
 class DeviceArray {
+  static_assert(std::is_trivially_copyable_v<T>, "device arrays hold plain data that is copied byte-wise");
+
  public:
   DeviceArray() = default;
   DeviceArray(Device& dev, size_t n) : dev_(&dev), n_(n) {
@@ -82,15 +85,18 @@ class DeviceArray {
   }
   DeviceArray(const DeviceArray&) = delete;
   DeviceArray& operator=(const DeviceArray&) = delete;
-  ~DeviceArray() {
-    if (p_) Memory::free(*dev_, p_);
-  }
 
   T* data() { return p_; }
   const T* data() const { return p_; }
   size_t size() const { return n_; }
   size_t bytes() const { return n_ * sizeof(T); }
   Device& device() const { return *dev_; }
+
+ protected:
+  // Only as a Buffer or HostBuffer, never deleted through a pointer to this base.
+  ~DeviceArray() {
+    if (p_) Memory::free(*dev_, p_);
+  }
 
  private:
   void swap(DeviceArray& o) noexcept {
@@ -103,50 +109,59 @@ class DeviceArray {
   size_t n_ = 0;
 };
 
-struct DeviceMemory {
+namespace memory {
+struct OnDevice {
   static void* alloc(Device& d, size_t bytes) { return d.alloc(bytes); }
-  static void free(Device& d, void* p) { d.free(p); }
+  static void free(Device& d, void* p) noexcept { d.free(p); }
 };
-struct DeviceHostMemory {
+struct HostOfDevice {
   static void* alloc(Device& d, size_t bytes) { return d.alloc_host(bytes); }
-  static void free(Device& d, void* p) { d.free_host(p); }
+  static void free(Device& d, void* p) noexcept { d.free_host(p); }
 };
+}  // namespace memory
 
 // An array of T in a device's memory, reached through the device's copies.
 template <class T>
-class Buffer : public DeviceArray<T, DeviceMemory> {
+class Buffer final : public DeviceArray<T, memory::OnDevice> {
+  using Base = DeviceArray<T, memory::OnDevice>;
+
  public:
-  using DeviceArray<T, DeviceMemory>::DeviceArray;
-  using DeviceArray<T, DeviceMemory>::data;
-  using DeviceArray<T, DeviceMemory>::device;
+  using Base::Base;
+  using Base::bytes;
+  using Base::data;
+  using Base::device;
+  using Base::size;
 
   void upload(const T* host, size_t n) { device().upload(data(), host, n * sizeof(T)); }
   void upload(const std::vector<T>& host) { upload(host.data(), host.size()); }
   void download(T* host, size_t n) const { device().download(host, data(), n * sizeof(T)); }
   std::vector<T> to_host() const {
-    std::vector<T> h(this->size());
+    std::vector<T> h(size());
     if (!h.empty()) download(h.data(), h.size());
     return h;
   }
   void zero() {
-    if (this->size()) device().zero(data(), this->bytes());
+    if (size()) device().zero(data(), bytes());
   }
 };
 
 // An array of T in a device's host memory (pinned on a GPU, so that its copies overlap compute),
 // read and written in place.
 template <class T>
-class HostBuffer : public DeviceArray<T, DeviceHostMemory> {
+class HostBuffer final : public DeviceArray<T, memory::HostOfDevice> {
+  using Base = DeviceArray<T, memory::HostOfDevice>;
+
  public:
-  using DeviceArray<T, DeviceHostMemory>::DeviceArray;
-  using DeviceArray<T, DeviceHostMemory>::data;
+  using Base::Base;
+  using Base::data;
+  using Base::size;
 
   T& operator[](size_t i) { return data()[i]; }
   const T& operator[](size_t i) const { return data()[i]; }
   T* begin() { return data(); }
-  T* end() { return data() + this->size(); }
+  T* end() { return data() + size(); }
   const T* begin() const { return data(); }
-  const T* end() const { return data() + this->size(); }
+  const T* end() const { return data() + size(); }
 };
 
 }  // namespace cnnb

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "core/error.h"
 
@@ -15,6 +16,14 @@ double percentile(std::vector<double> v, double q) {
   const size_t lo = size_t(std::floor(pos));
   const size_t hi = std::min(lo + 1, v.size() - 1);
   return v[lo] + (v[hi] - v[lo]) * (pos - double(lo));
+}
+
+double cv_percent(const std::vector<double>& v) {
+  if (v.size() < 2) return 0;
+  const double mean = std::accumulate(v.begin(), v.end(), 0.0) / double(v.size());
+  double ss = 0;
+  for (double x : v) ss += (x - mean) * (x - mean);
+  return mean > 0 ? 100.0 * std::sqrt(ss / double(v.size() - 1)) / mean : 0;
 }
 
 }  // namespace cnnb

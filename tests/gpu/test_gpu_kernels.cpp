@@ -3,6 +3,7 @@
 // CUDA Device's transfers, a grid-stride loop longer than one grid, and the shared-memory conv_fwd
 // on shapes that stress its tiling. On a machine without a usable GPU every test reports SKIPPED
 // with the reason.
+#include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -96,24 +97,34 @@ TEST_F(CudaDevice, UploadCopyZeroDownload) {
   gpu().synchronize();
 }
 
-// HostBuffer on a GPU is pinned memory from the device: counted while it lives, a copy source and
-// destination, and released once, by its last owner.
+// HostBuffer on a GPU is page-locked memory from the device: the driver says so, the device counts it while
+// it lives, it is a copy source and destination, and a move hands it over without touching the device.
 TEST_F(CudaDevice, HostBuffersArePinnedAndRoundTrip) {
   const auto host = integers(4099, -9, 9, 8);
-  const size_t pinned_before = gpu().memory_use()->pinned_host;
+  const auto before = gpu().memory_use();
+  ASSERT_TRUE(before.has_value());
+  const size_t block = host.size() * sizeof(float);
   {
     HostBuffer<float> src(gpu(), host.size()), dst(gpu(), host.size());
-    EXPECT_EQ(gpu().memory_use()->pinned_host, pinned_before + 2 * host.size() * sizeof(float));
+    cudaPointerAttributes attr{};
+    ASSERT_EQ(cudaPointerGetAttributes(&attr, src.data()), cudaSuccess);
+    EXPECT_EQ(attr.type, cudaMemoryTypeHost);
     std::copy(host.begin(), host.end(), src.begin());
     Buffer<float> d(gpu(), host.size());
+    EXPECT_EQ(gpu().memory_use()->pinned_host, before->pinned_host + 2 * block) << "a Buffer pins nothing";
     gpu().upload(d.data(), src.data(), src.bytes());
     d.download(dst.data(), dst.size());
     EXPECT_TRUE(std::equal(dst.begin(), dst.end(), host.begin()));
+    float* const p = dst.data();
     HostBuffer<float> moved = std::move(dst);
+    EXPECT_EQ(moved.data(), p);
     EXPECT_EQ(dst.data(), nullptr);
-    EXPECT_EQ(moved.size(), host.size());
+    EXPECT_EQ(dst.size(), 0u);
+    EXPECT_EQ(gpu().memory_use()->pinned_host, before->pinned_host + 2 * block);
+    src = std::move(moved);  // frees src's own block
+    EXPECT_EQ(gpu().memory_use()->pinned_host, before->pinned_host + block);
   }
-  EXPECT_EQ(gpu().memory_use()->pinned_host, pinned_before);
+  EXPECT_EQ(gpu().memory_use()->pinned_host, before->pinned_host);
 }
 
 TEST_F(CudaDevice, RefusesAnOrdinalThatDoesNotExist) {
