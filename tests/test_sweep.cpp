@@ -1,5 +1,6 @@
 // cnnbench sweep: grid expansion, configuration hashes, TOML errors, the JSON Lines file and resume, and the
 // real CLI end to end (interrupted, resumed, reported).
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -428,6 +429,54 @@ struct LossSweep {
     return opt;
   }
 };
+
+// The events a sweep reports, in order: the plan; per run that executes, start (once per repetition),
+// steps and its finish, numbered i of N over the runs that execute; a run the grid already knows cannot
+// run here is a finish without a number; no estimate before the first run has ended.
+TEST(SweepEvents, EveryRunIsAnnouncedNumberedAndFinishedInOrder) {
+  TempDir dir;
+  SweepSpec spec;
+  spec.models = {kTinyModel};
+  spec.datasets = {kTinyData};
+  spec.backends = {"cpu-gemm"};
+  spec.strategies = {"allreduce"};
+  spec.devices = {"1", "3"};  // a global batch of 8 does not split over 3 replicas: skipped by the grid
+  spec.scaling = {"strong"};
+  spec.batches = {8};
+  spec.steps = 2;
+  spec.warmup = 0;
+  spec.repetitions = 2;
+  spec.test_limit = 16;
+  spec.name = "events";
+  const SweepPlan plan = expand_sweep(spec, cpu_host());
+  ASSERT_EQ(plan.runs.size(), 4u);  // baseline, single x1 (the one-device reference), allreduce x1, allreduce x3
+  SweepOptions opt;
+  opt.out = dir / "r.jsonl";
+  std::vector<SweepEvent> events;
+  std::vector<std::string> labels;
+  const SweepSummary sum = run_sweep(plan, spec, opt, [&](const SweepEvent& e) {
+    events.push_back(e);
+    labels.push_back(e.run ? e.run->label() : "");
+  });
+  EXPECT_EQ(sum.ok, 3);
+  EXPECT_EQ(sum.skipped, 1);
+  std::vector<std::string> seen;  // kind, index/total, status
+  for (const SweepEvent& e : events)
+    if (e.kind != SweepEvent::Kind::step)
+      seen.push_back(fmt::format("{} {}/{} {}{}", int(e.kind), e.index, e.total, e.status,
+                                 e.kind == SweepEvent::Kind::start ? fmt::format(" rep {}/{}", e.repetition, e.repetitions) : ""));
+  EXPECT_EQ(seen, (std::vector<std::string>{"0 0/3 ", "1 1/3  rep 1/2", "1 1/3  rep 2/2", "3 1/3 ok", "1 2/3  rep 1/2",
+                                             "1 2/3  rep 2/2", "3 2/3 ok", "1 3/3  rep 1/2", "1 3/3  rep 2/2", "3 3/3 ok",
+                                             "3 0/3 skipped"}));
+  for (size_t i = 0; i < events.size(); ++i) {
+    const SweepEvent& e = events[i];
+    const bool first_start = e.index == 1 && e.kind == SweepEvent::Kind::start;
+    if (e.kind == SweepEvent::Kind::plan || first_start)
+      EXPECT_EQ(e.eta, -1) << i << " " << labels[i];
+    if (e.kind == SweepEvent::Kind::finish && e.status == "ok") EXPECT_GE(e.eta, 0) << i << " " << labels[i];
+  }
+  EXPECT_EQ(events.back().detail, "batch 8 does not split evenly over 3 replicas (strong scaling)");
+}
 
 TEST(SweepContextLoss, ALostContextStopsTheSweepAndTheNextProcessResumes) {
   LossSweep s;

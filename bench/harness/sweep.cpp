@@ -1,7 +1,6 @@
 #include "bench/harness/sweep.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,14 +18,12 @@
 #include "bench/harness/option_fields.h"
 #include "bench/harness/run_record.h"
 #include "bench/harness/stats.h"
-#include "bench/harness/watchdog.h"
 #include "core/clock.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/model_spec.h"
 #include "reports/jsonl.h"
-#include "strategies/comm/process_group.h"
 #include "strategies/strategy.h"
 
 namespace cnnb {

@@ -130,9 +130,10 @@ class SweepExecution {
     if (const auto w = repair_results_tail(opt_.out)) emit(plan_event("warning: " + *w));
     const SweepData data(plan_, actions_);
     const ResultsLock lock(opt_.out);
-    single_ = make_single_process_group();
+    // What plan_parallel checks each run's devices against.
+    const auto single = make_single_process_group();
     for (size_t i = 0; i < plan_.runs.size(); ++i)
-      if (!run_one(i, data)) break;
+      if (!run_one(i, data, *single)) break;
     return sum_;
   }
 
@@ -198,7 +199,7 @@ class SweepExecution {
   }
 
   // Runs plan_.runs[i] unless it is done, skipped or cannot run here; false when the sweep must stop.
-  bool run_one(size_t i, const SweepData& data) {
+  bool run_one(size_t i, const SweepData& data, const ProcessGroup& single) {
     const SweepRun& r = plan_.runs[i];
     if (actions_[i] == RunAction::done) return ++sum_.already_done, true;
     if (actions_[i] == RunAction::skip) return ++sum_.skipped, true;
@@ -216,7 +217,7 @@ class SweepExecution {
     // What plan_parallel refuses (devices, batch split, communicator) cannot run here: skipped, not failed.
     ParallelPlan parallel;
     try {
-      parallel = plan_parallel(r.cfg, *single_);
+      parallel = plan_parallel(r.cfg, single);
       if (d.train.count() < r.cfg.batch)
         fail_input("batch {} is larger than the training set of {} ({} images)", r.cfg.batch, d.name, d.train.count());
     } catch (const InputError& e) {
@@ -293,7 +294,7 @@ class SweepExecution {
   bool write_failed(const SweepRun& r, Repetitions reps, double seconds, int number, const ParallelPlan& parallel,
                     size_t i) {
     const ContextHealth health = opt_.context_health(run_gpus(parallel));
-    std::string error = reps.error;
+    std::string error = std::move(reps.error);
     if (health.lost) error = fmt::format("CUDA context lost: {} (the run failed with: {})", health.error, error);
     nlohmann::json line = not_run_line(r, spec_.name, "failed", error, seconds);
     if (!reps.records.empty()) line["sweep"]["completed_repetitions"] = reps.records.size();
@@ -326,7 +327,6 @@ class SweepExecution {
   const SweepEventFn& on_event_;
   const SteadyClock::time_point t0_;
   const ResultsIndex index_;
-  std::unique_ptr<ProcessGroup> single_;  // what plan_parallel checks a run's devices against
   std::vector<RunAction> actions_;
   int to_run_ = 0;
   int done_runs_ = 0;
