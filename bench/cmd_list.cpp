@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backends/backend.h"
+#include "backends/cuda_architectures.h"
 #include "backends/cuda_environment.h"
 #include "backends/registry.h"
 #include "bench/commands.h"
@@ -38,6 +39,11 @@ Command add_list(CLI::App& app) {
     const cuda::CudaEnv env = cuda::cuda_environment();
     fmt::print("\nCUDA:\n");
     for (const auto& line : cuda::environment_lines(nlohmann::json(env))) fmt::print("  {}\n", line);
+    const auto built = cuda::parse_architectures(cuda::built_architectures());
+    for (const auto& g : env.gpus)
+      if (const std::string w = cuda::architecture_warning(built, cuda::built_architectures(), g.cc_major, g.cc_minor);
+          !w.empty())
+        fmt::print("  warning: gpu:{}: {}\n", g.ordinal, w);
     fmt::print("CUDA devices: {}\n", env.gpus.size());
     return 0;
   }};
