@@ -21,8 +21,11 @@ BuiltArchitectures parse_architectures(std::string_view list) {
       continue;
     }
     const std::string_view suffix(rest, size_t(entry.data() + entry.size() - rest));
-    // "90a" and "100f" carry architecture-specific features: counted as SASS for that GPU only.
-    if (suffix != "-virtual") out.sass.push_back(arch);
+    // The PTX of "90a" and "100f" is not forward-compatible: only their SASS is counted.
+    if (suffix.rfind('a', 0) == 0)
+      out.exact.push_back(arch);
+    else if (suffix != "-virtual")
+      out.sass.push_back(arch);
     if (suffix.empty() || suffix == "-virtual") out.ptx.push_back(arch);
   }
   return out;
@@ -36,17 +39,30 @@ std::string_view built_architectures() {
 #endif
 }
 
+namespace {
+
+// Jetson (5.3, 6.2, 7.2, 8.7) and Thor (10.1 before CUDA 13, 11.0 from it).
+bool tegra(int cc) { return cc == 53 || cc == 62 || cc == 72 || cc == 87 || cc == 101 || cc == 110; }
+
+}  // namespace
+
 std::string architecture_warning(const BuiltArchitectures& built, std::string_view list, int major, int minor) {
   if (!built.known) return "";
   const int cc = 10 * major + minor;
-  const bool sass = std::any_of(built.sass.begin(), built.sass.end(),
-                                [&](int a) { return a / 10 == major && a % 10 <= minor; });
-  const bool ptx = std::any_of(built.ptx.begin(), built.ptx.end(), [&](int a) { return a <= cc; });
-  if (sass || ptx) return "";
+  const auto has = [](const std::vector<int>& v, auto pred) { return std::any_of(v.begin(), v.end(), pred); };
+  const bool sass = has(built.sass, [&](int a) {
+    return tegra(cc) || tegra(a) ? a == cc : a / 10 == major && a % 10 <= minor;
+  });
+  const bool exact = has(built.exact, [&](int a) { return a == cc; });
+  const bool ptx = has(built.ptx, [&](int a) { return a <= cc; });
+  if (sass || exact || ptx) return "";
+  std::string shown(list.empty() ? "none" : list);
+  std::replace(shown.begin(), shown.end(), ',', ';');
   return fmt::format(
-      "this build's GPU code ({}) cannot run on compute capability {}.{}: rebuild with "
-      "-DCMAKE_CUDA_ARCHITECTURES={}{} (or configure on this machine, which asks nvidia-smi)",
-      list.empty() ? "none" : list, major, minor, major, minor);
+      "this build has no GPU code for compute capability {0}.{1} (it has {2}): its kernels would fail with \"no "
+      "kernel image is available\"; rebuild with -DCMAKE_CUDA_ARCHITECTURES=\"{2};{0}{1}\", or configure without "
+      "it (-UCMAKE_CUDA_ARCHITECTURES, no CUDAARCHS) to build for the GPUs nvidia-smi shows",
+      major, minor, shown);
 }
 
 }  // namespace cnnb::cuda

@@ -1,3 +1,6 @@
+#include <set>
+#include <utility>
+
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
@@ -40,10 +43,11 @@ Command add_list(CLI::App& app) {
     fmt::print("\nCUDA:\n");
     for (const auto& line : cuda::environment_lines(nlohmann::json(env))) fmt::print("  {}\n", line);
     const auto built = cuda::parse_architectures(cuda::built_architectures());
+    std::set<std::pair<int, int>> warned;  // one line per compute capability
     for (const auto& g : env.gpus)
       if (const std::string w = cuda::architecture_warning(built, cuda::built_architectures(), g.cc_major, g.cc_minor);
-          !w.empty())
-        fmt::print("  warning: gpu:{}: {}\n", g.ordinal, w);
+          !w.empty() && warned.insert({g.cc_major, g.cc_minor}).second)
+        fmt::print("  warning: {}\n", w);
     fmt::print("CUDA devices: {}\n", env.gpus.size());
     return 0;
   }};

@@ -39,3 +39,16 @@ check "ci preset, CUDACXX is an old nvcc" \
 check "ci preset, CUDACXX names nothing" \
   "no usable CUDA compiler: CUDACXX=$work/none/nvcc does not run as nvcc" \
   env CUDACXX="$work/none/nvcc" "$cmake" -S "$src" -B "$work/build-none" --preset ci
+
+# AUTO with an nvcc that cannot be used builds the CPU side and says why; once the toolkit is there, the
+# next configure of the same directory finds it (the failed search is not cached).
+if [ -x /usr/local/cuda/bin/nvcc ]; then
+  out=$(env CUDACXX="$work/none/nvcc" "$cmake" -S "$src" -B "$work/build-auto" --preset cpu -DCNNB_CUDA=AUTO 2>&1) ||
+    fail "AUTO with no usable nvcc: the configure failed:"$'\n'"$out"
+  grep -q "cnnbench: CUDA backends not built: no usable CUDA compiler" <<<"$out" ||
+    fail "AUTO with no usable nvcc: no message saying why:"$'\n'"$out"
+  out=$(env -u CUDACXX "$cmake" -S "$src" -B "$work/build-auto" 2>&1) || fail "AUTO, second configure failed:"$'\n'"$out"
+  grep -q "cnnbench: CUDA [0-9.]* (/usr/local/cuda/bin/nvcc)" <<<"$out" ||
+    fail "AUTO, second configure: NVIDIA's toolkit was not found:"$'\n'"$out"
+  echo "ok  AUTO: CPU side with the reason, then the toolkit found on the next configure"
+fi
