@@ -5,6 +5,7 @@
 
 #include "backends/cpu/ref.h"
 #include "core/error.h"
+#include "core/gpu_module.h"
 
 namespace cnnb {
 
@@ -59,6 +60,28 @@ void set_fn(OpSet<float>& s, const KernelInfo& k);
 #include "backends/ops.def"
 #undef OP
 
+BackendInfo info_of(const BackendRecipe& r) {
+  bool ok = true;
+#define OP(name, Args) ok = ok && choose(r, Op::name, nullptr) != nullptr;
+#include "backends/ops.def"
+#undef OP
+  // A CPU recipe always runs through cpu/ref fallbacks; it counts as available only if some op uses its own
+  // variant (cpu-ref's own variant is cpu/ref, so it never falls back).
+  if (r.device == DeviceKind::cpu) {
+    std::vector<std::string> fb;
+#define OP(name, Args) choose(r, Op::name, &fb);
+#include "backends/ops.def"
+#undef OP
+    ok = fb.size() < size_t(kOpCount);
+  }
+  BackendInfo info{r.name, r.device, r.description, ok, ok, ok ? "" : std::string(r.missing_reason)};
+  if (ok && r.device == DeviceKind::cuda) {
+    info.unavailable_reason = gpu_module_unavailable();
+    info.available = info.unavailable_reason.empty();
+  }
+  return info;
+}
+
 }  // namespace
 
 std::vector<std::string> backend_names() {
@@ -69,32 +92,20 @@ std::vector<std::string> backend_names() {
 
 std::vector<BackendInfo> backend_infos() {
   std::vector<BackendInfo> out;
-  for (const auto& r : backend_recipes()) {
-    bool ok = true;
-#define OP(name, Args) ok = ok && choose(r, Op::name, nullptr) != nullptr;
-#include "backends/ops.def"
-#undef OP
-    // A CPU recipe always runs through cpu/ref fallbacks; it counts as available only if some op uses its own
-    // variant (cpu-ref's own variant is cpu/ref, so it never falls back).
-    if (r.device == DeviceKind::cpu) {
-      std::vector<std::string> fb;
-#define OP(name, Args) choose(r, Op::name, &fb);
-#include "backends/ops.def"
-#undef OP
-      ok = fb.size() < size_t(kOpCount);
-    }
-    out.push_back({r.name, r.device, r.description, ok, ok ? "" : r.missing_reason});
-  }
+  for (const auto& r : backend_recipes()) out.push_back(info_of(r));
   return out;
 }
+
+BackendInfo backend_info(std::string_view backend) { return info_of(backend_recipe(backend)); }
 
 DeviceKind backend_device(std::string_view backend) { return backend_recipe(backend).device; }
 
 OpSet<float> resolve_backend(std::string_view backend, const std::map<std::string, std::string>& overrides) {
   const BackendRecipe* r = &backend_recipe(backend);
-  for (const auto& info : backend_infos())
-    if (info.name == backend && !info.available)
-      fail_input("backend '{}' is not available in this build: {}", backend, info.unavailable_reason);
+  if (const BackendInfo info = info_of(*r); !info.in_build)
+    fail_input("backend '{}' is not available in this build: {}", backend, info.unavailable_reason);
+  else if (!info.available)
+    fail_input("backend '{}' is not available: {}", backend, info.unavailable_reason);
 
   OpSet<float> set;
   set.recipe = r->name;

@@ -28,11 +28,15 @@ struct BackendInfo {
   std::string_view name;         // cpu-ref, cpu-gemm, ...
   DeviceKind device;
   std::string_view description;
-  bool available;                // every op has a variant in this build
-  std::string_view unavailable_reason;
+  bool in_build;                 // every op has a variant in this build
+  bool available;                // in the build, and a GPU backend's module loads (core/gpu_module.h)
+  std::string unavailable_reason;  // why not: what the build lacks, or why the GPU module cannot be loaded
 };
 
+// Every backend; asking about a GPU backend loads the GPU module.
 std::vector<BackendInfo> backend_infos();
+// One backend: loads the GPU module only for a GPU backend. Throws InputError for an unknown name.
+BackendInfo backend_info(std::string_view backend);
 std::vector<std::string> backend_names();
 
 // Resolves a backend recipe, with per-op overrides (`--kernel conv_fwd=smem_tiled` or `conv_fwd=cuda/smem_tiled`).

@@ -4,12 +4,22 @@
 // process can use the GPU again. Commands that run many things in one process (verify, sweep,
 // cnnbench-micro) ask after a failure, so that what follows is reported as not run instead of failing
 // under other names. Compiled in every build: without CUDA every context is healthy.
+#include <array>
 #include <functional>
 #include <span>
 #include <string>
 #include <string_view>
 
 namespace cnnb {
+
+// The values of driver_types.h (CUDA 13.0) whose documentation says the context cannot be used again:
+// cudaErrorContained 226, cudaErrorIllegalAddress 700, cudaErrorLaunchTimeout 702, cudaErrorAssert 710,
+// cudaErrorHardwareStackError 714, cudaErrorIllegalInstruction 715, cudaErrorMisalignedAddress 716,
+// cudaErrorInvalidAddressSpace 717, cudaErrorInvalidPc 718, cudaErrorLaunchFailure 719,
+// cudaErrorTensorMemoryLeak 721, cudaErrorMpsClientTerminated 810, cudaErrorExternalDevice 911.
+// Plain numbers, checked against the header in backends/cuda/context_probe.cpp.
+inline constexpr std::array<int, 13> kStickyCudaErrors = {226, 700, 702, 710, 714, 715, 716,
+                                                          717, 718, 719, 721, 810, 911};
 
 // True for the cudaError_t values that driver_types.h documents as leaving the process in an
 // inconsistent state ("any further CUDA work will return the same error ... the process must be
@@ -24,7 +34,7 @@ struct ContextHealth {
 
 // Synchronizes each of these CUDA devices and classifies what it returns; the calling thread's current
 // device is restored. A non-sticky error met on the way is cleared and does not count. Healthy for an
-// empty list and in a build without CUDA. Never throws.
+// empty list (without loading the GPU module) and when no GPU can be used. Never throws.
 ContextHealth cuda_context_health(std::span<const int> gpus);
 
 // The probe as a parameter, so that tests can drive the production loops with a made-up loss.

@@ -109,6 +109,8 @@ std::vector<std::string> environment_lines(const nlohmann::json& cuda) {
   const auto built = cuda.is_object() ? cuda.find("built_with_cuda") : cuda.end();
   if (!cuda.is_object() || (built != cuda.end() && built->is_boolean() && !built->get<bool>()))
     return {fmt::format("no usable GPU: {}", kNotBuilt)};
+  if (const auto q = cuda.find("queried"); q != cuda.end() && q->is_boolean() && !q->get<bool>())
+    return {fmt::format("not queried: {}", text(cuda, "reason"))};
   std::vector<std::string> lines;
   const auto gpus = cuda.find("gpus");
   const bool any = gpus != cuda.end() && gpus->is_array() && !gpus->empty();
@@ -147,6 +149,7 @@ void to_json(nlohmann::json& j, const GpuInfo& g) {
 
 void to_json(nlohmann::json& j, const CudaEnv& e) {
   j = {{"built_with_cuda", e.built_with_cuda},
+       {"queried", e.queried},
        {"driver_version", cuda_version_or_null(e.driver_version)},
        {"driver_release", string_or_null(e.driver_release)},
        {"runtime_version", cuda_version_or_null(e.runtime_version)},
@@ -160,18 +163,5 @@ void to_json(nlohmann::json& j, const CudaEnv& e) {
        {"reason", string_or_null(e.error)}};
 }
 
-#if !CNNB_HAVE_CUDA
-CudaEnv cuda_environment() {
-  CudaEnv env;
-  env.error = no_gpu_reason(env);
-  return env;
-}
-#endif
-
 }  // namespace cnnb::cuda
 
-namespace cnnb {
-
-nlohmann::json cuda_environment_json() { return cuda::cuda_environment(); }
-
-}  // namespace cnnb

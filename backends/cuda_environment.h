@@ -45,6 +45,7 @@ struct LibraryVersion {
 
 struct CudaEnv {
   bool built_with_cuda = false;
+  bool queried = true;         // false: a process that ran no GPU code did not load the GPU module to ask
   int driver_version = 0;      // newest CUDA the driver supports (13000 = 13.0); 0 without a driver
   std::string driver_release;  // the driver's own version, "580.65.06"; "" where /proc does not say
   int runtime_version = 0;     // cudart loaded at run time

@@ -2,34 +2,29 @@
 
 #include <fmt/format.h>
 
+#include "backends/gpu_backends.h"
 #include "core/error.h"
 
-// Declarations come from the same lines that register: one place lists every variant.
+// Declarations come from the same lines that register: one place lists every variant. The GPU lines
+// name functions of the GPU module (backends/cuda/module.cpp), which this library never links: their
+// entries carry no function until kernel_fn asks the module for it.
 #define CNNB_DECLARE(op, family, variant, fn) \
   namespace cnnb::family { void fn(const ExecCtx&, const OpTraits<Op::op>::ArgsT&); }
 #define CNNB_KERNEL_CPU(op, family, variant, fn) CNNB_DECLARE(op, family, variant, fn)
 #define CNNB_KERNEL_ONEDNN(op, family, variant, fn) CNNB_DECLARE_IF_ONEDNN(op, family, variant, fn)
-#define CNNB_KERNEL_CUDA(op, family, variant, fn) CNNB_DECLARE_IF_CUDA(op, family, variant, fn)
-#define CNNB_KERNEL_CUDNN(op, family, variant, fn) CNNB_DECLARE_IF_CUDNN(op, family, variant, fn)
+#define CNNB_KERNEL_CUDA(op, family, variant, fn)
+#define CNNB_KERNEL_CUDNN(op, family, variant, fn)
 #if CNNB_HAVE_ONEDNN
 #define CNNB_DECLARE_IF_ONEDNN CNNB_DECLARE
 #else
 #define CNNB_DECLARE_IF_ONEDNN(...)
 #endif
-#if CNNB_HAVE_CUDA
-#define CNNB_DECLARE_IF_CUDA CNNB_DECLARE
-#else
-#define CNNB_DECLARE_IF_CUDA(...)
-#endif
-#if CNNB_HAVE_CUDNN
-#define CNNB_DECLARE_IF_CUDNN CNNB_DECLARE
-#else
-#define CNNB_DECLARE_IF_CUDNN(...)
-#endif
 #define KERNEL(op, family, variant, fn, DEV) CNNB_KERNEL_##DEV(op, family, variant, fn)
 #include "backends/kernels.def"
 #undef KERNEL
 #undef CNNB_DECLARE
+#undef CNNB_KERNEL_CUDA
+#undef CNNB_KERNEL_CUDNN
 
 namespace cnnb {
 
@@ -39,6 +34,18 @@ namespace {
 #define CNNB_DECLARE(op, family, variant, fn)                                                      \
   KernelInfo{Op::op, #family, #variant, device_of(#family),                                        \
              reinterpret_cast<AnyKernelFn>(static_cast<OpTraits<Op::op>::Fn>(&::cnnb::family::fn))},
+
+#define CNNB_NAMED(op, family, variant, fn) KernelInfo{Op::op, #family, #variant, DeviceKind::cuda, nullptr},
+#if CNNB_HAVE_CUDA
+#define CNNB_KERNEL_CUDA CNNB_NAMED
+#else
+#define CNNB_KERNEL_CUDA(...)
+#endif
+#if CNNB_HAVE_CUDNN
+#define CNNB_KERNEL_CUDNN CNNB_NAMED
+#else
+#define CNNB_KERNEL_CUDNN(...)
+#endif
 
 constexpr DeviceKind device_of(std::string_view family) {
   return (family == "cuda" || family == "cublas" || family == "cudnn") ? DeviceKind::cuda : DeviceKind::cpu;
@@ -51,6 +58,8 @@ const KernelInfo kKernels[] = {
 };
 
 }  // namespace
+
+AnyKernelFn KernelInfo::resolve() const { return fn ? fn : gpu_kernel_fn(op, family, variant); }
 
 std::string KernelInfo::full_name() const { return fmt::format("{}/{}/{}", op_name(op), family, variant); }
 

@@ -15,7 +15,12 @@ struct KernelInfo {
   std::string_view family;   // cpu, onednn, cuda, cublas, cudnn
   std::string_view variant;  // ref, im2col_gemm, naive, smem_tiled, ...
   DeviceKind device;
-  AnyKernelFn fn;            // the real type is OpTraits<op>::Fn; use kernel_fn<op>()
+  AnyKernelFn fn;            // the real type is OpTraits<op>::Fn; use kernel_fn<op>(). Null for a GPU
+                             // variant until the GPU module is loaded: resolve() loads it.
+
+  // The function, from the GPU module for a GPU variant: throws InputError (exit 2) naming why when the
+  // module cannot be loaded.
+  AnyKernelFn resolve() const;
 
   std::string full_name() const;  // op/family/variant, e.g. conv_fwd/cuda/smem_tiled
 };
@@ -27,7 +32,7 @@ const KernelInfo* find_kernel(Op op, std::string_view family, std::string_view v
 
 template <Op op>
 typename OpTraits<op>::Fn kernel_fn(const KernelInfo& k) {
-  return reinterpret_cast<typename OpTraits<op>::Fn>(k.fn);
+  return reinterpret_cast<typename OpTraits<op>::Fn>(k.resolve());
 }
 
 }  // namespace cnnb

@@ -10,6 +10,7 @@
 #include "backends/cuda_environment.h"
 #include "backends/registry.h"
 #include "bench/commands.h"
+#include "core/gpu_module.h"
 #include "core/model_spec.h"
 #include "datasets/dataset.h"
 #include "strategies/comm/communicator.h"
@@ -28,16 +29,22 @@ Command add_list(CLI::App& app) {
     for (const auto& d : dataset_spec_forms()) fmt::print("  {}\n", d);
     fmt::print("\nbackends:\n");
     for (const auto& b : backend_infos())
-      fmt::print("  {:<11} {:<4} {:<13} {}\n", b.name, device_kind_name(b.device), b.available ? "available" : "not in build",
-                 b.available ? std::string(b.description) : std::string(b.unavailable_reason));
+      fmt::print("  {:<11} {:<4} {:<13} {}\n", b.name, device_kind_name(b.device),
+                 b.available ? "available" : b.in_build ? "not available" : "not in build",
+                 b.available ? std::string(b.description) : b.unavailable_reason);
     fmt::print("\nkernel variants (op/family/variant):\n");
     for (const auto& k : all_kernels()) fmt::print("  {:<36} {}\n", k.full_name(), device_kind_name(k.device));
     fmt::print("\nstrategies:\n");
     for (const auto& st : strategy_infos()) fmt::print("  {:<11} {}\n", st.name, st.description);
     fmt::print("\ncommunicators:\n");
-    for (const auto& c : communicator_infos())
-      fmt::print("  {:<11} {:<13} {}\n", c.name, c.available ? "available" : "not in build",
-                 c.available ? std::string(c.description) : fmt::format("needs {}", c.requirement));
+    for (const auto& c : communicator_infos()) {
+      // NCCL is in the GPU module: in the build, but unusable where the module's libraries are missing.
+      const std::string& gpu_missing = c.kind == CommKind::nccl && c.available ? gpu_module_unavailable() : "";
+      fmt::print("  {:<11} {:<13} {}\n", c.name,
+                 !c.available ? "not in build" : gpu_missing.empty() ? "available" : "not available",
+                 !c.available ? fmt::format("needs {}", c.requirement)
+                              : gpu_missing.empty() ? std::string(c.description) : gpu_missing);
+    }
     // scripts/demo reads the "CUDA devices: N" line.
     const cuda::CudaEnv env = cuda::cuda_environment();
     fmt::print("\nCUDA:\n");

@@ -231,7 +231,7 @@ Command add_sweep(CLI::App& app) {
             if (!o->name.empty()) spec.name = o->name;
             if (spec.name.empty()) spec.name = "sweep";
 
-            const SweepPlan plan = expand_sweep(spec, SweepHost::detect());
+            const SweepPlan plan = expand_sweep(spec, SweepHost::detect(spec.backends));
             SweepOptions opt;
             opt.out = !o->out.empty() ? fs::path(o->out) : !spec.out.empty() ? fs::path(spec.out)
                                                                               : fs::path("results") / (spec.name + ".jsonl");

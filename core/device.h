@@ -61,11 +61,20 @@ class Device {
 
 std::unique_ptr<Device> make_cpu_device(int slot, int threads);
 
-// Throws cnnb::Error when this build has no CUDA or the GPU does not exist.
+// Both load the GPU module (core/gpu_module.h) and ask it.
+// Throws InputError when no GPU can be used (naming why) or the GPU does not exist.
 std::unique_ptr<Device> make_cuda_device(int ordinal);
 
-// Number of usable CUDA GPUs: 0 in a CPU-only build, without a driver, or without a GPU. Never throws.
+// Number of usable CUDA GPUs: 0 in a CPU-only build, without the GPU module's libraries, without a
+// driver, or without a GPU. Never throws.
 int cuda_device_count();
+
+// The GPU module's devices, which make_cuda_device and cuda_device_count forward to.
+struct GpuDeviceTable {
+  std::unique_ptr<Device> (*make_device)(int ordinal);
+  int (*device_count)();
+};
+inline constexpr const char* kGpuDeviceTable = "cnnb_gpu_devices";
 
 // An array of T that a Device allocated and frees: in its own memory (Buffer) or in its host memory,
 // pinned on a GPU (HostBuffer). One owner, movable, never copied.

@@ -51,11 +51,4 @@ std::unique_ptr<Device> make_cpu_device(int slot, int threads) {
   return std::make_unique<CpuDevice>(slot, threads);
 }
 
-#if !CNNB_HAVE_CUDA
-std::unique_ptr<Device> make_cuda_device(int ordinal) {
-  fail_input("gpu:{} requested, but this cnnbench was built without CUDA (configure with the `cuda` preset)", ordinal);
-}
-int cuda_device_count() { return 0; }
-#endif
-
 }  // namespace cnnb

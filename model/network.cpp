@@ -21,10 +21,12 @@ Network<T>::Network(const ModelPlan& plan, const OpSet<T>& ops, Device& dev, int
       losses_(dev, size_t(max_batch)),
       host_losses_(size_t(max_batch)) {
   CNNB_CHECK(max_batch >= 1, "network batch must be at least 1, got {}", max_batch);
+  size_t largest = 0;
   for (const auto& l : plan_.layers) {
     acts_.emplace_back(dev, size_t(max_batch) * size_t(l.out.size()));
-    dacts_.emplace_back(dev, size_t(max_batch) * size_t(l.out.size()));
+    largest = std::max(largest, size_t(max_batch) * size_t(l.out.size()));
   }
+  douts_ = {Buffer<T>(dev, largest), Buffer<T>(dev, largest)};
   grads_.zero();
 }
 
@@ -77,7 +79,7 @@ void Network<T>::forward(int n, bool with_loss) {
   if (with_loss) {
     const int32_t* labels = bound_labels_ ? bound_labels_ : labels_.data();
     queued(Op::softmax_xent, plan_.layers.size() - 1, false);
-    ops_.softmax_xent(ctx, {n, plan_.classes, acts_.back().data(), labels, losses_.data(), dacts_.back().data()});
+    ops_.softmax_xent(ctx, {n, plan_.classes, acts_.back().data(), labels, losses_.data(), dout(plan_.layers.size() - 1)});
   }
 }
 
@@ -89,8 +91,8 @@ void Network<T>::backward(int n, BackwardHook* hook) {
     const LayerPlan& l = plan_.layers[i];
     const T* x = layer_input(i);
     const T* y = acts_[i].data();
-    const T* dy = dacts_[i].data();
-    T* dx = i == 0 ? nullptr : dacts_[i - 1].data();  // nobody needs the gradient of the images
+    const T* dy = dout(i);
+    T* dx = i == 0 ? nullptr : dout(i - 1);  // nobody needs the gradient of the images
     switch (l.spec.kind) {
       case LayerKind::conv: {
         const ConvGeom g{n, l.in.c, l.in.h, l.in.w, l.spec.filters, l.spec.kernel_h, l.spec.kernel_w, l.spec.stride, l.spec.pad};
@@ -200,7 +202,7 @@ typename Network<T>::Memory Network<T>::memory() const {
   m.parameters = params_.bytes();
   m.gradients = grads_.bytes();
   for (const auto& a : acts_) m.activations += a.bytes();
-  for (const auto& a : dacts_) m.activations += a.bytes();
+  for (const auto& a : douts_) m.activations += a.bytes();
   m.batch = input_.bytes() + labels_.bytes() + losses_.bytes();
   return m;
 }

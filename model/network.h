@@ -3,6 +3,7 @@
 // forward and backward passes as calls into an OpSet. The same code runs every backend; with T = double
 // and the reference OpSet it is the oracle for whole-model gradient checks.
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -118,7 +119,11 @@ class Network {
   Buffer<T> input_;
   Buffer<int32_t> labels_;
   Buffer<T> params_, grads_;
-  std::vector<Buffer<T>> acts_, dacts_;  // per layer: output and gradient of the output
+  std::vector<Buffer<T>> acts_;  // per layer: its output
+  // The gradient of layer i's output lives in douts_[i % 2]: backward reads it for layer i while writing
+  // layer i-1's into the other one, so two buffers of the largest output serve every layer.
+  std::array<Buffer<T>, 2> douts_;
+  T* dout(size_t layer) { return douts_[layer % 2].data(); }
   Buffer<T> losses_;
   const T* bound_input_ = nullptr;
   const int32_t* bound_labels_ = nullptr;

@@ -1,5 +1,5 @@
 // The communicators' host-side logic, run as production code without a GPU: the deadline loop every
-// nccl wait goes through (with a fake query), how NCCL's answers are read, which communicator
+// nccl wait goes through (with a fake query), which communicator
 // `--comm auto` picks for every strategy, device kind and count, what a record calls the path the
 // bytes took, and the threads communicator's staging of device replicas (with fake devices).
 #include <gmock/gmock.h>
@@ -19,7 +19,6 @@
 #include "core/error.h"
 #include "strategies/comm/communicator.h"
 #include "strategies/comm/deadline.h"
-#include "strategies/comm/nccl_status.h"
 #include "strategies/comm/route.h"
 #include "strategies/strategy.h"
 
@@ -95,43 +94,6 @@ TEST(CommDeadline, DoneAfterTheDeadlineStillCounts) {
   EXPECT_EQ(aborts, 0);
   EXPECT_EQ(q.calls, 1);
 }
-
-#if CNNB_HAVE_NCCL
-// ---- NCCL's answers
-
-TEST(NcclStatus, InProgressIsPendingSuccessIsIdleAnErrorFails) {
-  EXPECT_EQ(nccl_state(ncclSuccess, ncclInProgress).kind, PollState::pending);
-  EXPECT_EQ(nccl_state(ncclSuccess, ncclSuccess).kind, PollState::done);
-  // While a collective's completion event is outstanding, a quiet communicator is still working.
-  EXPECT_EQ(nccl_state(ncclSuccess, ncclSuccess, PollState::pending).kind, PollState::pending);
-  const PollState remote = nccl_state(ncclSuccess, ncclRemoteError);
-  EXPECT_EQ(remote.kind, PollState::failed);
-  EXPECT_THAT(remote.error, HasSubstr(ncclGetErrorString(ncclRemoteError)));
-  const PollState query = nccl_state(ncclInvalidArgument, ncclSuccess);
-  EXPECT_EQ(query.kind, PollState::failed);
-  EXPECT_THAT(query.error, ::testing::StartsWith("ncclCommGetAsyncError: "));
-}
-
-TEST(NcclStatus, CallsInProgressAreAcceptedErrorsThrow) {
-  EXPECT_NO_THROW(check_nccl_call(ncclSuccess, "ncclAllReduce"));
-  EXPECT_NO_THROW(check_nccl_call(ncclInProgress, "ncclAllReduce"));
-  EXPECT_THAT([] { check_nccl_call(ncclSystemError, "ncclGroupEnd (ncclAllReduce)"); },
-              ::testing::ThrowsMessage<Error>(HasSubstr("nccl: ncclGroupEnd (ncclAllReduce) failed: ")));
-}
-
-// The poll loop over NCCL's reading: an asynchronous error ends the wait with NCCL's text and an abort.
-TEST(NcclStatus, AsyncErrorThroughThePollLoopAborts) {
-  std::vector<ncclResult_t> async = {ncclInProgress, ncclInProgress, ncclRemoteError};
-  size_t i = 0;
-  bool aborted = false;
-  EXPECT_THAT([&] {
-    poll_until_done([&] { return nccl_state(ncclSuccess, async[std::min(i++, async.size() - 1)]); }, Deadline(60),
-                    "nccl: communicator set-up (ncclCommInitRankConfig)", [&] { aborted = true; });
-  }, ::testing::ThrowsMessage<Error>(HasSubstr("communicator set-up (ncclCommInitRankConfig) failed: ")));
-  EXPECT_TRUE(aborted);
-  EXPECT_EQ(i, 3u);
-}
-#endif
 
 // ---- which communicator --comm auto picks
 

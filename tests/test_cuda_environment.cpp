@@ -150,7 +150,7 @@ CudaEnv two_a100() {
 TEST(CudaRecord, JsonHoldsEveryFactDecoded) {
   const nlohmann::json j = two_a100();
   const nlohmann::json want = nlohmann::json::parse(R"j({
-    "built_with_cuda": true, "driver_version": "13.0", "driver_release": "580.65.06",
+    "built_with_cuda": true, "queried": true, "driver_version": "13.0", "driver_release": "580.65.06",
     "runtime_version": "13.0", "runtime_built": "13.0",
     "cublas": {"built": "13.1.0", "loaded": "13.1.0"}, "cudnn": {"built": "9.19.0", "loaded": "9.10.2"},
     "nccl": {"built": "2.28.9", "loaded": "2.28.9"}, "visible_devices": "0,1",
@@ -166,7 +166,7 @@ TEST(CudaRecord, CpuOnlyBuildHasNullsAndTheReason) {
   CudaEnv e;
   e.error = no_gpu_reason(e);
   const nlohmann::json want = nlohmann::json::parse(R"j({
-    "built_with_cuda": false, "driver_version": null, "driver_release": null, "runtime_version": null,
+    "built_with_cuda": false, "queried": true, "driver_version": null, "driver_release": null, "runtime_version": null,
     "runtime_built": null, "cublas": null, "cudnn": null, "nccl": null, "visible_devices": null, "gpus": [],
     "error": null, "reason": "this cnnbench was built without CUDA (configure with the `cuda` preset)"})j");
   EXPECT_EQ(nlohmann::json(e), want) << nlohmann::json(e).dump(1);

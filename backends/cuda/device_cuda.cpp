@@ -215,8 +215,8 @@ class CudaDevice final : public Device {
 
 }  // namespace
 
-std::unique_ptr<Device> make_cuda_device(int ordinal) {
-  const cuda::CudaEnv env = cuda::cuda_environment();
+std::unique_ptr<Device> cuda::make_device(int ordinal) {
+  const cuda::CudaEnv env = cuda::query_environment();
   const int n = int(env.gpus.size());
   if (n == 0) fail_input("gpu:{} requested, but no CUDA GPU is usable here: {}", ordinal, env.error);
   if (ordinal < 0 || ordinal >= n)

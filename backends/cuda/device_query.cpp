@@ -32,7 +32,7 @@ static_assert(cuda::err::compat_not_supported == cudaErrorCompatNotSupportedOnDe
 
 // Without a driver cudaGetDeviceCount returns cudaErrorInsufficientDriver and leaves the count
 // untouched; without a GPU it returns cudaErrorNoDevice. Either way: zero GPUs, error cleared.
-int device_count(cudaError_t* why) {
+int count_devices(cudaError_t* why) {
   int n = 0;
   const cudaError_t err = cudaGetDeviceCount(&n);
   if (why) *why = err;
@@ -92,17 +92,17 @@ cuda::GpuInfo gpu_info(int ordinal, const cudaDeviceProp& p) {
 
 }  // namespace
 
-int cuda_device_count() { return device_count(nullptr); }
-
 namespace cuda {
 
-CudaEnv cuda_environment() {
+int device_count() { return count_devices(nullptr); }
+
+CudaEnv query_environment() {
   CudaEnv env;
   env.built_with_cuda = true;
   query_libraries(env);
 
   cudaError_t why = cudaSuccess;
-  const int n = device_count(&why);
+  const int n = count_devices(&why);
   env.error_code = int(why);
   if (why != cudaSuccess) {
     env.error_name = cudaGetErrorName(why);

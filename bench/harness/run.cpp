@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "backends/cudnn/algorithms.h"
+#include "backends/gpu_backends.h"
 #include "bench/harness/evaluation.h"
 #include "bench/harness/throughput.h"
 #include "core/clock.h"
@@ -175,7 +175,7 @@ EpochStats Run::close_epoch(int epoch, const EpochTally& tally, size_t first_ste
 
 void Run::record_memory() {
   // What cuDNN chose, per convolution geometry, of the first local replica (empty off cuDNN).
-  r_.conv_algorithms = cudnn::chosen_algorithms(rs_->devices().front()->ctx());
+  r_.conv_algorithms = conv_algorithms(rs_->devices().front()->ctx());
   rs_->run_on(0, [&](Replica& rep) {
     const auto m = rep.net().memory();
     r_.replica_memory = {{"parameters", double(m.parameters)},

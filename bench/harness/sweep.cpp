@@ -205,12 +205,19 @@ void validate_sweep(const SweepSpec& s) {
 
 // ---- host
 
-SweepHost SweepHost::detect() {
+SweepHost SweepHost::detect(const std::vector<std::string>& backends) {
   SweepHost h;
-  h.gpus = cuda_device_count();
   h.cores = int(std::max(1u, std::thread::hardware_concurrency()));
-  for (const auto& b : backend_infos())
-    if (!b.available) h.unavailable_backends[std::string(b.name)] = std::string(b.unavailable_reason);
+  // Only the sweep's own backends: a CPU sweep never loads the GPU module.
+  const std::vector<std::string> known = backend_names();
+  bool gpu = false;
+  for (const auto& name : backends) {
+    if (std::find(known.begin(), known.end(), name) == known.end()) continue;  // expand_sweep names it
+    const BackendInfo b = backend_info(name);
+    gpu = gpu || b.device != DeviceKind::cpu;
+    if (!b.available) h.unavailable_backends[name] = b.unavailable_reason;
+  }
+  h.gpus = gpu ? cuda_device_count() : 0;
   h.prefetch = true;  // datasets/loader: every device has host staging and a background upload
   return h;
 }

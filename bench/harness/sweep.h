@@ -69,7 +69,8 @@ struct SweepHost {
   int cores = 1;
   std::map<std::string, std::string> unavailable_backends;  // name -> reason
   bool prefetch = true;                                       // the prefetch pipeline can run here
-  static SweepHost detect();
+  // This machine, for a sweep over these backends.
+  static SweepHost detect(const std::vector<std::string>& backends);
 };
 
 struct SweepRun {

@@ -1,7 +1,6 @@
 #include "bench/harness/trainer.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <thread>
@@ -14,23 +13,17 @@
 #include "bench/harness/evaluation.h"
 #include "bench/harness/observers.h"
 #include "bench/harness/run.h"
+#include "backends/cuda_environment.h"
 #include "backends/recipe.h"
 #include "core/clock.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "core/files.h"
-#include "model/network.h"
 #include "core/safetensors.h"
 #include "strategies/comm/route.h"
 #include "strategies/replica.h"
 
 namespace cnnb {
-
-#if CNNB_HAVE_CUDA
-constexpr bool kCudaBuild = true;
-#else
-constexpr bool kCudaBuild = false;
-#endif
 
 namespace {
 
@@ -133,8 +126,7 @@ ParallelPlan plan_parallel(const TrainConfig& cfg, const ProcessGroup& pg) {
   ParallelPlan p;
   const DeviceKind kind = backend_device(cfg.backend);
   if (kind == DeviceKind::cuda && cuda_device_count() == 0)
-    fail_input("backend {} needs a CUDA device; none found{}", cfg.backend,
-               kCudaBuild ? "" : " (and this cnnbench was built without CUDA)");
+    fail_input("backend {} needs a CUDA device; none is usable: {}", cfg.backend, cuda::cuda_environment().error);
   p.devices = parse_devices(cfg.devices, kind, pg.local_rank());
   const auto strategy = make_strategy(cfg.strategy, cfg.strategy_options);
   p.world = pg.size() * p.devices.count();

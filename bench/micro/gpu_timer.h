@@ -13,27 +13,27 @@
 
 namespace cnnb::micro {
 
+// One op call's GPU time. Made by the GPU module (bench/micro/gpu_timer_cuda.cpp), which cnnbench-micro
+// loads like the program does.
+class OpTimer {
+ public:
+  virtual ~OpTimer() = default;
+  // Seconds of GPU time of one call of `call`, which queues its work on the device's stream.
+  virtual double time(const std::function<void()>& call) = 0;
+  virtual size_t l2_bytes() const = 0;     // the device's L2 cache (cudaDevAttrL2CacheSize)
+  virtual size_t flush_bytes() const = 0;  // overwritten before every timed call: 0 with a warm cache
+};
+
+// `dev` must be a CUDA device that outlives the timer. Throws when no GPU can be used.
+std::unique_ptr<OpTimer> make_gpu_op_timer(Device& dev, CacheMode cache);
+
 // The L2 cache of CUDA device `dev` (cudaDevAttrL2CacheSize), read without allocating anything.
-// Throws in a build without CUDA.
 size_t device_l2_bytes(const Device& dev);
 
-class GpuOpTimer {
- public:
-  // `dev` must be a CUDA device that outlives the timer. Throws in a build without CUDA.
-  GpuOpTimer(Device& dev, CacheMode cache);
-  ~GpuOpTimer();
-  GpuOpTimer(const GpuOpTimer&) = delete;
-  GpuOpTimer& operator=(const GpuOpTimer&) = delete;
-
-  // Seconds of GPU time of one call of `call`, which queues its work on the device's stream.
-  double time(const std::function<void()>& call);
-
-  size_t l2_bytes() const;     // the device's L2 cache (cudaDevAttrL2CacheSize)
-  size_t flush_bytes() const;  // overwritten before every timed call: 0 with a warm cache
-
- private:
-  struct State;  // events and flush buffer (gpu_timer.cpp)
-  std::unique_ptr<State> s_;
+struct GpuTimerTable {
+  std::unique_ptr<OpTimer> (*make)(Device& dev, CacheMode cache);
+  size_t (*l2_bytes)(const Device& dev);
 };
+inline constexpr const char* kGpuTimerTable = "cnnb_gpu_micro_timer";
 
 }  // namespace cnnb::micro

@@ -76,13 +76,13 @@ void run_gpu_case(benchmark::State& state, const KernelInfo& k, const OpCase& c,
   }
   state.SetLabel(fmt::format("{}, {} L2", c.geometry(), micro::cache_mode_name(g.cache)));
   try {
-    micro::GpuOpTimer timer(*g.dev, g.cache);
+    const std::unique_ptr<micro::OpTimer> timer = micro::make_gpu_op_timer(*g.dev, g.cache);
     CaseTensors t(c, *g.dev);
     const auto call = t.bind(k);
     call();  // warm-up: first touch of the buffers, library handles, cuDNN's algorithm choice
     g.dev->synchronize();
-    for (auto _ : state) state.SetIterationTime(timer.time(call));
-    state.counters["L2_flush_MiB"] = double(timer.flush_bytes()) / (1024.0 * 1024.0);
+    for (auto _ : state) state.SetIterationTime(timer->time(call));
+    state.counters["L2_flush_MiB"] = double(timer->flush_bytes()) / (1024.0 * 1024.0);
   } catch (const std::exception& e) {
     constexpr int kGpu0[] = {0};
     std::string why = e.what();

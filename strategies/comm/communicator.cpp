@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/gpu_module.h"
 
 namespace cnnb {
 
@@ -84,7 +85,9 @@ std::unique_ptr<Communicator> make_communicator(CommKind kind, ProcessGroup& pro
     break;
 #endif
 #if CNNB_HAVE_NCCL
-#define CNNB_COMM_NCCL CNNB_COMM_ALWAYS
+#define CNNB_COMM_NCCL(id) \
+  case CommKind::id:       \
+    return gpu_module_table<GpuCommTable>(kGpuCommTable).make_nccl(processes, std::move(devices), options);
 #else
 #define CNNB_COMM_NCCL(id) \
   case CommKind::id:       \

@@ -85,6 +85,14 @@ class Communicator {
 std::unique_ptr<Communicator> make_communicator(CommKind kind, ProcessGroup& processes, std::vector<Device*> devices,
                                                 const CommOptions& options);
 
+// The GPU module's NCCL communicator (strategies/comm/nccl.cpp is compiled into the module), which
+// make_communicator reaches through this table.
+struct GpuCommTable {
+  std::unique_ptr<Communicator> (*make_nccl)(ProcessGroup& processes, std::vector<Device*> devices,
+                                             const CommOptions& options);
+};
+inline constexpr const char* kGpuCommTable = "cnnb_gpu_comm";
+
 // The factories behind make_communicator, one per file (declared for every kind; defined in the builds that have it).
 #define COMMUNICATOR(id, name, build, description)                                                       \
   std::unique_ptr<Communicator> make_##id##_communicator(ProcessGroup& processes, std::vector<Device*> devices, \

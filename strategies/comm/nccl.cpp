@@ -328,4 +328,7 @@ std::unique_ptr<Communicator> make_nccl_communicator(ProcessGroup& processes, st
 
 }  // namespace cnnb
 
+// The GPU module's entry for the strategies layer (core/gpu_module.h).
+extern "C" const cnnb::GpuCommTable cnnb_gpu_comm{&cnnb::make_nccl_communicator};
+
 #endif

@@ -11,7 +11,7 @@
 #include <memory>
 
 #include "backends/context_health.h"
-#include "backends/cuda/device_query.h"
+#include "backends/cuda_environment.h"
 #include "backends/registry.h"
 #include "core/device.h"
 

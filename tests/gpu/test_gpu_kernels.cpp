@@ -17,7 +17,7 @@
 
 #include <fmt/format.h>
 
-#include "backends/cuda/device_query.h"
+#include "backends/cuda_environment.h"
 #include "backends/op_cases.h"
 #include "backends/registry.h"
 #include "backends/verify.h"
