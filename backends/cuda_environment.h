@@ -45,7 +45,8 @@ struct LibraryVersion {
 
 struct CudaEnv {
   bool built_with_cuda = false;
-  bool queried = true;         // false: a process that ran no GPU code did not load the GPU module to ask
+  bool queried = false;        // this process asked CUDA (loading the GPU module to do so, whether or not that
+                               // worked); false in a CPU-only build and in a process that ran no GPU code
   int driver_version = 0;      // newest CUDA the driver supports (13000 = 13.0); 0 without a driver
   std::string driver_release;  // the driver's own version, "580.65.06"; "" where /proc does not say
   int runtime_version = 0;     // cudart loaded at run time

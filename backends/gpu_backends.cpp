@@ -37,6 +37,7 @@ CudaEnv cuda_environment() {
   if (const std::string& why = gpu_module_unavailable(); !why.empty()) {
     CudaEnv env;
     env.built_with_cuda = gpu_module_in_build();
+    env.queried = env.built_with_cuda;  // asked, by loading the module, which failed
     env.error = env.built_with_cuda ? why : no_gpu_reason(env);
     return env;
   }
@@ -46,12 +47,11 @@ CudaEnv cuda_environment() {
 }  // namespace cuda
 
 nlohmann::json cuda_environment_json() {
-  if (gpu_module_in_build() && !gpu_module_loaded()) {
+  if (gpu_module_in_build() && !gpu_module_tried()) {
     // A CPU run leaves the GPU libraries unloaded (that is what keeps it lean): the record says so
     // instead of loading them to ask.
     cuda::CudaEnv env;
     env.built_with_cuda = true;
-    env.queried = false;
     env.error = "this process ran no GPU code, so it did not load the GPU module";
     return env;
   }

@@ -12,6 +12,7 @@
 #include "bench/commands.h"
 #include "core/device.h"
 #include "core/error.h"
+#include "core/gpu_module.h"
 
 namespace cnnb::cli {
 
@@ -74,8 +75,9 @@ Command add_verify(CLI::App& app) {
             const auto rows = verify_all(opt);
             print_rows(rows, *failures_only);
             const Tally t = tally(rows);
+            // The count only where GPU rows ran: a CPU verify does not load the GPU module to ask.
             fmt::print("\n{} passed, {} failed, {} skipped; CUDA devices: {}\n", t.pass, t.failed, t.skipped,
-                       cuda_device_count());
+                       gpu_module_loaded() ? std::to_string(cuda_device_count()) : std::string("not queried"));
             if (t.first_not_run)
               fmt::print("{} rows {}: run them again in a fresh process (--filter, --backend)\n", t.not_run,
                          t.first_not_run->reason);

@@ -45,10 +45,18 @@ class Loader {
   }
 
   const std::string& unavailable() {
-    std::call_once(once_, [this] { load(); });
+    std::call_once(once_, [this] {
+      try {
+        load();
+      } catch (const std::exception& e) {
+        error_ = fmt::format("the GPU module could not be loaded: {}", e.what());
+      }
+      tried_.store(true, std::memory_order_release);
+    });
     return error_;
   }
   bool loaded() const { return loaded_.load(std::memory_order_acquire); }
+  bool tried() const { return tried_.load(std::memory_order_acquire); }
   void* handle() const { return handle_; }
 
  private:
@@ -58,7 +66,8 @@ class Loader {
       return;
     }
     const std::filesystem::path path = module_path();
-    if (!std::filesystem::exists(path)) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
       error_ = fmt::format("the GPU module {} is missing (build the cnnbench_gpu target, or build with "
                            "-DCNNB_CUDA=OFF)", path.string());
       return;
@@ -83,7 +92,7 @@ class Loader {
   std::once_flag once_;
   std::string error_;
   void* handle_ = nullptr;
-  std::atomic<bool> loaded_{false};
+  std::atomic<bool> loaded_{false}, tried_{false};
 };
 
 struct Provider {
@@ -106,6 +115,8 @@ constexpr std::array kProviders = {
 bool gpu_module_in_build() { return kInBuild; }
 
 bool gpu_module_loaded() { return Loader::instance().loaded(); }
+
+bool gpu_module_tried() { return Loader::instance().tried(); }
 
 const std::string& gpu_module_unavailable() { return Loader::instance().unavailable(); }
 

@@ -15,8 +15,9 @@ namespace cnnb {
 // Whether this build has a GPU module (configured with CUDA).
 bool gpu_module_in_build();
 
-// Whether this process has loaded the module already. Never loads it.
+// Whether this process has loaded the module already, and whether it has tried to. Never load it.
 bool gpu_module_loaded();
+bool gpu_module_tried();
 
 // Loads the module on the first call; "" once it is loaded, otherwise why it cannot be, in words a user
 // can act on: "libcudnn.so.9 not found (install cuDNN 9 for CUDA 13, or build with -DCNNB_CUDA=OFF)".

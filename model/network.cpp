@@ -21,11 +21,13 @@ Network<T>::Network(const ModelPlan& plan, const OpSet<T>& ops, Device& dev, int
       losses_(dev, size_t(max_batch)),
       host_losses_(size_t(max_batch)) {
   CNNB_CHECK(max_batch >= 1, "network batch must be at least 1, got {}", max_batch);
-  size_t largest = 0;
+  CNNB_CHECK(!plan_.layers.empty(), "a network needs at least one layer");
+  size_t largest = 0;  // of the outputs below the last layer
   for (const auto& l : plan_.layers) {
     acts_.emplace_back(dev, size_t(max_batch) * size_t(l.out.size()));
-    largest = std::max(largest, size_t(max_batch) * size_t(l.out.size()));
+    if (acts_.size() < plan_.layers.size()) largest = std::max(largest, acts_.back().size());
   }
+  dlogits_ = Buffer<T>(dev, acts_.back().size());
   douts_ = {Buffer<T>(dev, largest), Buffer<T>(dev, largest)};
   grads_.zero();
 }
@@ -202,6 +204,7 @@ typename Network<T>::Memory Network<T>::memory() const {
   m.parameters = params_.bytes();
   m.gradients = grads_.bytes();
   for (const auto& a : acts_) m.activations += a.bytes();
+  m.activations += dlogits_.bytes();
   for (const auto& a : douts_) m.activations += a.bytes();
   m.batch = input_.bytes() + labels_.bytes() + losses_.bytes();
   return m;

@@ -120,10 +120,13 @@ class Network {
   Buffer<int32_t> labels_;
   Buffer<T> params_, grads_;
   std::vector<Buffer<T>> acts_;  // per layer: its output
-  // The gradient of layer i's output lives in douts_[i % 2]: backward reads it for layer i while writing
-  // layer i-1's into the other one, so two buffers of the largest output serve every layer.
+  // The gradient of the loss with respect to the logits (the last layer's output), written by forward, so
+  // that backward can run again on it. Below the last layer, the gradient of layer i's output lives in
+  // douts_[i % 2]: backward reads it for layer i while it writes layer i-1's into the other one, so two
+  // buffers of the largest output serve every layer.
+  Buffer<T> dlogits_;
   std::array<Buffer<T>, 2> douts_;
-  T* dout(size_t layer) { return douts_[layer % 2].data(); }
+  T* dout(size_t layer) { return layer + 1 == acts_.size() ? dlogits_.data() : douts_[layer % 2].data(); }
   Buffer<T> losses_;
   const T* bound_input_ = nullptr;
   const int32_t* bound_labels_ = nullptr;

@@ -140,6 +140,8 @@ std::string cuda_cell(const nlohmann::json& cuda) {
   const auto built = cuda.find("built_with_cuda");
   if (!cuda.is_object() || (built != cuda.end() && built->is_boolean() && !built->get<bool>()))
     return "none (CPU-only build)";
+  if (const auto q = cuda.find("queried"); q != cuda.end() && q->is_boolean() && !q->get<bool>())
+    return "not queried (CPU runs)";
   const auto gpus = cuda.find("gpus");
   if (gpus == cuda.end() || !gpus->is_array() || gpus->empty()) return "no usable GPU (see CUDA below)";
   std::vector<std::pair<std::string, int>> kinds;  // "NVIDIA A100 (compute capability 8.0)", count
@@ -166,9 +168,15 @@ std::string cuda_section(const std::vector<const nlohmann::json*>& envs) {
 }
 
 std::string environment_table(const ResultSet& set) {
-  // One column per distinct machine and build, in the order first seen.
+  // One column per distinct machine and build, in the order first seen; of its records, one whose process
+  // asked CUDA (a GPU run) over one that did not (a CPU run leaves the GPU module unloaded).
+  const auto queried = [](const nlohmann::json& env) {
+    const nlohmann::json cuda = cuda_of(env);
+    const auto q = cuda.is_object() ? cuda.find("queried") : cuda.end();
+    return q == cuda.end() || !q->is_boolean() || q->get<bool>();
+  };
   std::vector<const nlohmann::json*> envs;
-  std::set<std::string> seen;
+  std::map<std::string, size_t> seen;
   std::string first_ts, last_ts;
   for (const auto& r : set.rows) {
     if (!r.environment.is_object()) continue;
@@ -179,7 +187,10 @@ std::string environment_table(const ResultSet& set) {
     }
     const std::string id = env_str(r.environment, "hostname") + "|" + env_str(r.environment, "git_commit") + "|" +
                            env_str(r.environment, "build_type");
-    if (seen.insert(id).second) envs.push_back(&r.environment);
+    if (const auto [it, added] = seen.emplace(id, envs.size()); added)
+      envs.push_back(&r.environment);
+    else if (!queried(*envs[it->second]) && queried(r.environment))
+      envs[it->second] = &r.environment;
   }
   if (envs.empty()) return "No environment in these results.\n";
   std::string s = "| |";

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # docs_check.sh BUILD [REPO]: the README and the reference pages in docs/ against the repository and the binaries,
 # so that they cannot drift (issue 13, item 7). BUILD is a build directory holding cnnbench and
-# tests/cnnbench-tests (tests/cnnbench-mpi-tests and tests/cnnbench-gpu-tests when built); REPO is the
+# tests/cnnbench-tests (tests/cnnbench-gpu-host-tests, cnnbench-mpi-tests and cnnbench-gpu-tests when built); REPO is the
 # repository root (default: the one this script is in). It checks:
 #   a. every relative link and image in README.md and docs/*.md names a file of the repository (and an anchor
 #      into a Markdown file names one of its headings); no link is absolute or leads out of the repository;
 #   b. every test named in the test column of docs/BAD-INPUT.md exists: `Suite.Name`, `Suite.*`, parameterised
 #      `Suite/Case`, and `ctest NAME` in parentheses, against --gtest_list_tests of the test binaries (for a
-#      binary not built here, against the TEST lines of its sources) and the build's CTestTestfile.cmake files;
+#      binary not built here, against the TEST lines of its sources) and the build's CTestTestfile.cmake files
+#      (for a ctest test this build does not register, against the add_test lines of tests/CMakeLists.txt);
 #   c. every flag of `cnnbench train --help` and `cnnbench sweep --help` is in docs/CLI.md's section of that
 #      command, and every flag that section names is in the help;
 #   d. every top-level field of a real run record, and every field of its `timing`, is in docs/RECORD.md, and
@@ -126,7 +127,9 @@ for page in pages:
 
 # b. test names in docs/BAD-INPUT.md
 tests_dir = os.path.join(build, "tests")
-binaries = {"cnnbench-tests": None, "cnnbench-mpi-tests": "mpi", "cnnbench-gpu-tests": "gpu"}
+# cnnbench-gpu-host-tests exists in CUDA builds only; elsewhere its tests are in cnnbench-tests.
+binaries = {"cnnbench-tests": None, "cnnbench-gpu-host-tests": None, "cnnbench-mpi-tests": "mpi",
+            "cnnbench-gpu-tests": "gpu"}
 names = set()       # full gtest names, Prefix/Suite.Test/Case
 not_built = []
 for b, srcdir in binaries.items():
@@ -141,7 +144,7 @@ for b, srcdir in binaries.items():
                 suite = l.split("#")[0].strip().rstrip(".")
             elif suite:
                 names.add(suite + "." + l.split("#")[0].strip())
-    else:
+    elif srcdir is not None:
         # Not built here (no MPI, no CUDA): the test sources stand in, TEST(Suite, Name) and TEST_F/TEST_P.
         not_built.append(b)
         for src in glob.glob(os.path.join(repo, "tests", srcdir, "*.cpp")):
@@ -152,6 +155,11 @@ ctest_names = set()
 for f in glob.glob(os.path.join(build, "**", "CTestTestfile.cmake"), recursive=True):
     with open(f, encoding="utf-8") as fh:
         ctest_names.update(re.findall(r"add_test\(\[=\[(.*?)\]=\]", fh.read()))
+# Tests that only some builds register (the GPU module's, in CUDA builds): named by the repository's CMake files.
+ctest_in_sources = set()
+for f in glob.glob(os.path.join(repo, "tests", "**", "CMakeLists.txt"), recursive=True):
+    with open(f, encoding="utf-8") as fh:
+        ctest_in_sources.update(re.findall(r"add_test\(\s*NAME\s+([\w.]+)", fh.read()))
 
 def split(full):
     suite, _, test = full.partition(".")
@@ -199,8 +207,9 @@ else:
         for inside in re.findall(r"\(([^)]*)\)", cell):
             for c in re.findall(r"ctest\s+`([^`]+)`", inside):
                 checked += 1
-                if c not in ctest_names:
-                    bad(bad_input, no, f"ctest test '{c}' is not registered in {os.path.relpath(build)}")
+                if c not in ctest_names and c not in ctest_in_sources:
+                    bad(bad_input, no, f"ctest test '{c}' is not registered in {os.path.relpath(build)} "
+                        "nor added by tests/CMakeLists.txt")
         if not toks:
             bad(bad_input, no, "a row that names no test")
         for tok in toks:

@@ -179,17 +179,17 @@ TEST(Cli, TrainWritesACompleteRunRecord) {
   EXPECT_TRUE(j["conv_algorithms"].is_object() && j["conv_algorithms"].empty());  // cuDNN only
   EXPECT_EQ(j["math"]["cudnn"], "CUDNN_FMA_MATH (no TF32)");
   // conv3x3x4 + fc4 on 1x12x12: 40 + 404 = 444 parameters; per image 400+400+100+4 = 904 activations,
-  // and the gradients of the outputs in two buffers of the largest (400); batch 32 of 144 pixels, labels
-  // and losses; Adam keeps two moments.
+  // the gradient of the logits (4), and the gradients of the other outputs in two buffers of the largest
+  // (400); batch 32 of 144 pixels, labels and losses; Adam keeps two moments.
   const auto& m = j["memory"]["replica_bytes"];
   EXPECT_EQ(m["parameters"], 444 * 4);
   EXPECT_EQ(m["gradients"], 444 * 4);
   EXPECT_EQ(m["optimizer_state"], 2 * 444 * 4);
-  EXPECT_EQ(m["activations"], (904 + 2 * 400) * 32 * 4);
+  EXPECT_EQ(m["activations"], (904 + 4 + 2 * 400) * 32 * 4);
   EXPECT_EQ(m["batch_buffers"], 32 * 144 * 4 + 32 * 4 + 32 * 4);
   // The CPU workspace, in whole 64 KiB: cpu-ref's pool backward sums one 10x10 plane in double (800 B).
   EXPECT_EQ(m["workspace"], 65536);
-  EXPECT_EQ(m["total"], 4 * 444 * 4 + (904 + 2 * 400) * 32 * 4 + 32 * 144 * 4 + 2 * 32 * 4 + 65536);
+  EXPECT_EQ(m["total"], 4 * 444 * 4 + (904 + 4 + 2 * 400) * 32 * 4 + 32 * 144 * 4 + 2 * 32 * 4 + 65536);
   EXPECT_GT(j["memory"]["peak_host_rss_mib"].get<double>(), 0);
   EXPECT_EQ(j["timing"]["steps_measured"], 16 - 5);
   EXPECT_GT(j["timing"]["step_ms"]["median"].get<double>(), 0);
@@ -280,7 +280,8 @@ TEST(Cli, GpuBackendWithoutAGpuFailsWithOneMessage) {
   const auto r = run_cli(kQuick + " --backend cudnn");
   EXPECT_EQ(r.exit_code, 2) << r.out;
 #if CNNB_HAVE_CUDNN
-  // The reason is the CUDA environment's (no driver here), or the GPU module's where its libraries are missing.
+  // The reason is the CUDA environment's: no driver here. (Where the GPU module's libraries are missing,
+  // resolving the backend fails first: ctest GpuModule.WithoutCudaLibrariesTheCpuSideRunsAndGpuRunsAreRefused.)
   EXPECT_THAT(r.out, ::testing::ContainsRegex("backend cudnn needs a CUDA device; none is usable: [a-z].+"));
 #else
   EXPECT_THAT(r.out, HasSubstr("backend 'cudnn' is not available in this build"));

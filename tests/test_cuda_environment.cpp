@@ -88,6 +88,7 @@ TEST(CudaVersions, DriverReleaseFromProc) {
 CudaEnv built_env(int error_code, int driver, int runtime = 13000) {
   CudaEnv e;
   e.built_with_cuda = true;
+  e.queried = true;
   e.error_code = error_code;
   e.driver_version = driver;
   e.runtime_version = runtime;
@@ -166,7 +167,7 @@ TEST(CudaRecord, CpuOnlyBuildHasNullsAndTheReason) {
   CudaEnv e;
   e.error = no_gpu_reason(e);
   const nlohmann::json want = nlohmann::json::parse(R"j({
-    "built_with_cuda": false, "queried": true, "driver_version": null, "driver_release": null, "runtime_version": null,
+    "built_with_cuda": false, "queried": false, "driver_version": null, "driver_release": null, "runtime_version": null,
     "runtime_built": null, "cublas": null, "cudnn": null, "nccl": null, "visible_devices": null, "gpus": [],
     "error": null, "reason": "this cnnbench was built without CUDA (configure with the `cuda` preset)"})j");
   EXPECT_EQ(nlohmann::json(e), want) << nlohmann::json(e).dump(1);

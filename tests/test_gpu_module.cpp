@@ -14,11 +14,13 @@
 #include "backends/cuda_environment.h"
 #include "backends/gpu_backends.h"
 #include "backends/registry.h"
+#include "bench/harness/sweep.h"
 #include "bench/micro/gpu_timer.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "core/gpu_module.h"
 #include "strategies/comm/communicator.h"
+#include "strategies/devices.h"
 
 namespace cnnb {
 namespace {
@@ -60,8 +62,13 @@ TEST(GpuModuleLoadError, NamesTheMissingLibraryAndWhatProvidesIt) {
   EXPECT_EQ(explain_module_load_error(symbol, 13), symbol);
 }
 
+// ctest runs each test in a process of its own; run by hand after other tests, the module may be loaded.
+#define CNNB_SKIP_IF_ALREADY_LOADED()                                                                         \
+  if (gpu_module_tried()) GTEST_SKIP() << "an earlier test in this process loaded the GPU module: run this " \
+                                          "test alone (ctest does)"
+
 TEST(GpuModule, ACpuRunsQuestionsDoNotLoadIt) {
-  EXPECT_FALSE(gpu_module_loaded());
+  CNNB_SKIP_IF_ALREADY_LOADED();
   // What a CPU training run asks: its backend, its devices, the contexts it runs on, its record.
   EXPECT_TRUE(backend_info("cpu-gemm").available);
   const OpSet<float> ops = resolve_backend("cpu-gemm");
@@ -69,11 +76,16 @@ TEST(GpuModule, ACpuRunsQuestionsDoNotLoadIt) {
   auto cpu = make_cpu_device(0, 1);
   EXPECT_TRUE(conv_algorithms(cpu->ctx()).empty());
   EXPECT_FALSE(cuda_context_health({}).lost);
+  EXPECT_EQ(parse_devices("cpu:2", DeviceKind::cpu, 0).count(), 2);
+  const SweepHost host = SweepHost::detect({"cpu-ref", "cpu-gemm"});
+  EXPECT_EQ(host.gpus, 0);
+  EXPECT_TRUE(host.unavailable_backends.empty());
   const nlohmann::json cuda = cuda_environment_json();
   EXPECT_FALSE(gpu_module_loaded());
   EXPECT_EQ(cuda.at("built_with_cuda").get<bool>(), gpu_module_in_build());
+  EXPECT_FALSE(cuda.at("queried").get<bool>());
   if (gpu_module_in_build()) {
-    EXPECT_FALSE(cuda.at("queried").get<bool>());
+    EXPECT_FALSE(gpu_module_tried());
     EXPECT_EQ(cuda.at("reason"), "this process ran no GPU code, so it did not load the GPU module");
     EXPECT_EQ(cuda::environment_lines(cuda),
               std::vector<std::string>{"not queried: this process ran no GPU code, so it did not load the GPU module"});
@@ -81,7 +93,7 @@ TEST(GpuModule, ACpuRunsQuestionsDoNotLoadIt) {
 }
 
 TEST(GpuModule, AGpuQuestionLoadsItOrSaysWhyNot) {
-  EXPECT_FALSE(gpu_module_loaded());
+  CNNB_SKIP_IF_ALREADY_LOADED();
   const int gpus = cuda_device_count();
   const std::string& why = gpu_module_unavailable();
   if (!gpu_module_in_build()) {
@@ -101,7 +113,13 @@ TEST(GpuModule, AGpuQuestionLoadsItOrSaysWhyNot) {
 }
 
 TEST(GpuModule, EveryTableAndEveryGpuVariantIsInIt) {
-  if (!gpu_module_in_build()) GTEST_SKIP() << "this build has no GPU module (configured without CUDA)";
+  if (!gpu_module_in_build()) {
+    // Without CUDA no GPU variant is listed, and asking for a table says why there is none.
+    for (const KernelInfo& k : all_kernels()) EXPECT_EQ(k.device, DeviceKind::cpu) << k.full_name();
+    EXPECT_THAT([] { gpu_module_entry(kGpuDeviceTable); },
+                ::testing::ThrowsMessage<InputError>(HasSubstr("this cnnbench was built without CUDA")));
+    return;
+  }
   EXPECT_NE(gpu_module_table<GpuDeviceTable>(kGpuDeviceTable).device_count, nullptr);
   const auto& backends = gpu_module_table<GpuBackendTable>(kGpuBackendTable);
   EXPECT_NE(backends.environment, nullptr);

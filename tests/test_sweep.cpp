@@ -56,7 +56,7 @@ SweepHost cpu_host() {
   SweepHost h;
   h.gpus = 0;
   h.cores = 2;
-  h.unavailable_backends = {{"cuda-naive", "built without CUDA"}};
+  h.unavailable_backends = {{"cuda-naive", "is not in this build (built without CUDA)"}};
   return h;
 }
 

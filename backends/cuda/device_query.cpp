@@ -99,6 +99,7 @@ int device_count() { return count_devices(nullptr); }
 CudaEnv query_environment() {
   CudaEnv env;
   env.built_with_cuda = true;
+  env.queried = true;
   query_libraries(env);
 
   cudaError_t why = cudaSuccess;

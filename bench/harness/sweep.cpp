@@ -215,7 +215,9 @@ SweepHost SweepHost::detect(const std::vector<std::string>& backends) {
     if (std::find(known.begin(), known.end(), name) == known.end()) continue;  // expand_sweep names it
     const BackendInfo b = backend_info(name);
     gpu = gpu || b.device != DeviceKind::cpu;
-    if (!b.available) h.unavailable_backends[name] = b.unavailable_reason;
+    if (!b.available)
+      h.unavailable_backends[name] =
+          fmt::format("{} ({})", b.in_build ? "is not available" : "is not in this build", b.unavailable_reason);
   }
   h.gpus = gpu ? cuda_device_count() : 0;
   h.prefetch = true;  // datasets/loader: every device has host staging and a background upload
@@ -327,7 +329,7 @@ SweepRun make_run(const SweepSpec& s, const Axis& a, const std::string& model_sp
   }
   // Why this machine cannot run it, first reason wins.
   if (const auto it = host.unavailable_backends.find(a.backend); it != host.unavailable_backends.end())
-    r.skip_reason = fmt::format("backend {} is not in this build ({})", a.backend, it->second);
+    r.skip_reason = fmt::format("backend {} {}", a.backend, it->second);
   else if (kind != DeviceKind::cpu && host.gpus == 0)
     r.skip_reason = "no CUDA GPU on this machine";
   else if (kind != DeviceKind::cpu && a.devices > host.gpus)

@@ -67,7 +67,8 @@ std::vector<std::string> split_datasets(std::string_view text);
 struct SweepHost {
   int gpus = 0;
   int cores = 1;
-  std::map<std::string, std::string> unavailable_backends;  // name -> reason
+  // name -> why, as it follows "backend NAME ": "is not in this build (...)" or "is not available (...)"
+  std::map<std::string, std::string> unavailable_backends;
   bool prefetch = true;                                       // the prefetch pipeline can run here
   // This machine, for a sweep over these backends.
   static SweepHost detect(const std::vector<std::string>& backends);
