@@ -175,16 +175,22 @@ class SweepExecution {
     return work_done > 0 ? run_seconds_ / work_done * (to_run_ - work_done) : -1;
   }
 
-  void finish(const SweepRun& r, const std::string& status, const std::string& detail, int number) const {
+  // An event about run number `number` of the runs to execute, stamped with the time so far.
+  SweepEvent run_event(SweepEvent::Kind kind, const SweepRun& r, int number) const {
     SweepEvent e;
-    e.kind = SweepEvent::Kind::finish;
+    e.kind = kind;
     e.index = number;
     e.total = to_run_;
     e.run = &r;
-    e.status = status;
-    e.detail = detail;
     e.elapsed = seconds_since(t0_);
     e.eta = eta(done_runs_);
+    return e;
+  }
+
+  void finish(const SweepRun& r, const std::string& status, const std::string& detail, int number) const {
+    SweepEvent e = run_event(SweepEvent::Kind::finish, r, number);
+    e.status = status;
+    e.detail = detail;
     emit(e);
   }
 
@@ -239,15 +245,9 @@ class SweepExecution {
   Repetitions repeat(const SweepRun& r, const Dataset& d, int number, SteadyClock::time_point run_t0) const {
     Repetitions out;
     for (int rep = 1; rep <= spec_.repetitions && out.error.empty(); ++rep) {
-      SweepEvent start;
-      start.kind = SweepEvent::Kind::start;
-      start.index = number;
-      start.total = to_run_;
-      start.run = &r;
+      SweepEvent start = run_event(SweepEvent::Kind::start, r, number);
       start.repetition = rep;
       start.repetitions = spec_.repetitions;
-      start.elapsed = seconds_since(t0_);
-      start.eta = eta(done_runs_);
       emit(start);
       const auto progress = [&](const Progress& p) {
         SweepEvent e = start;
