@@ -75,9 +75,10 @@ Command add_verify(CLI::App& app) {
             const auto rows = verify_all(opt);
             print_rows(rows, *failures_only);
             const Tally t = tally(rows);
-            // The count only where GPU rows ran: a CPU verify does not load the GPU module to ask.
+            // The count only where it was asked for: a CPU verify does not load the GPU module to ask.
+            const bool asked = !gpu_module_in_build() || gpu_module_tried();
             fmt::print("\n{} passed, {} failed, {} skipped; CUDA devices: {}\n", t.pass, t.failed, t.skipped,
-                       gpu_module_loaded() ? std::to_string(cuda_device_count()) : std::string("not queried"));
+                       asked ? std::to_string(cuda_device_count()) : std::string("not queried"));
             if (t.first_not_run)
               fmt::print("{} rows {}: run them again in a fresh process (--filter, --backend)\n", t.not_run,
                          t.first_not_run->reason);

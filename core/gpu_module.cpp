@@ -68,8 +68,9 @@ class Loader {
     const std::filesystem::path path = module_path();
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) {
-      error_ = fmt::format("the GPU module {} is missing (build the cnnbench_gpu target, or build with "
-                           "-DCNNB_CUDA=OFF)", path.string());
+      error_ = ec ? fmt::format("the GPU module {} cannot be read: {}", path.string(), ec.message())
+                  : fmt::format("the GPU module {} is missing (build the cnnbench_gpu target, or build with "
+                                "-DCNNB_CUDA=OFF)", path.string());
       return;
     }
     // RTLD_LOCAL: nothing else resolves against CUDA's symbols; RTLD_NOW: a missing symbol is found here.

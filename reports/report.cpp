@@ -185,8 +185,11 @@ std::string environment_table(const ResultSet& set) {
       if (first_ts.empty() || ts < first_ts) first_ts = ts;
       if (ts > last_ts) last_ts = ts;
     }
+    const nlohmann::json cuda = cuda_of(r.environment);
+    const auto built = cuda.is_object() ? cuda.find("built_with_cuda") : cuda.end();
+    const bool with_cuda = built != cuda.end() && built->is_boolean() && built->get<bool>();
     const std::string id = env_str(r.environment, "hostname") + "|" + env_str(r.environment, "git_commit") + "|" +
-                           env_str(r.environment, "build_type");
+                           env_str(r.environment, "build_type") + "|" + (with_cuda ? "cuda" : "cpu");
     if (const auto [it, added] = seen.emplace(id, envs.size()); added)
       envs.push_back(&r.environment);
     else if (!queried(*envs[it->second]) && queried(r.environment))

@@ -34,29 +34,38 @@ if [ "${CNNB_IN_NAMESPACE:-}" != 1 ]; then
     shift
     LD_DEBUG=files LD_DEBUG_OUTPUT="$work/ld-$name" "$cli" "$@" > "$work/$name.log" 2>&1 ||
       fail "$name failed: $(tail -5 "$work/$name.log")"
-    ! grep -q "file=.*libcnnbench_gpu" "$work"/ld-"$name".* || fail "$name opened the GPU module:
-$(grep -h "file=.*libcnnbench_gpu" "$work"/ld-"$name".* | head -3)"
+    ! grep -Eq "file=.*lib(cnnbench_gpu|cuda|cudart|cublas|cublasLt|cudnn|nccl)[._]" "$work"/ld-"$name".* ||
+      fail "$name opened the GPU module or a CUDA library:
+$(grep -Eh "file=.*lib(cnnbench_gpu|cuda|cudart|cublas|cublasLt|cudnn|nccl)[._]" "$work"/ld-"$name".* | head -3)"
     grep -q "file=.*libcnnbench[.]so" "$work"/ld-"$name".* || fail "$name: LD_DEBUG logged nothing useful"
   }
   opened train-cpu-gemm "${train[@]}" --backend cpu-gemm --out "$work/visible.json"
   opened train-allreduce "${train[@]}" --backend cpu-gemm --strategy allreduce --devices cpu:2
   opened verify-cpu-ref verify --backend cpu-ref
 
-  # 2. The folders of the CUDA libraries the module links, as the dynamic loader finds them now.
-  ldd "$module" > "$work/ldd-module"
-  dirs=$(awk '$1 ~ /^lib(cudart|cublas|cublasLt|cudnn|nccl)[.]so/ && $3 ~ /^\// {print $3}' "$work/ldd-module" |
-         xargs -r -n1 dirname | xargs -r -n1 readlink -f | sort -u)
-  [ -n "$dirs" ] || fail "ldd finds none of CUDA's libraries for $module"
+  # The program itself links none of CUDA's libraries: that is what lets it start without them.
   ldd "$cli" > "$work/ldd-cli"
-  for d in $dirs; do
-    case "$d" in
-      /lib|/lib64|/usr/lib|/usr/lib64|/usr/lib/*-linux-gnu) skip "CUDA's libraries are in $d, a system folder" ;;
-    esac
-    ! grep -q " => $d/" "$work/ldd-cli" || skip "cnnbench itself needs a library in $d, beside CUDA's"
+  ! grep -Eq "^\s*lib(cuda|cudart|cublas|cublasLt|cudnn|nccl)[._]" "$work/ldd-cli" || fail "cnnbench links a CUDA library:
+$(grep -E "^\s*lib(cuda|cudart|cublas|cublasLt|cudnn|nccl)[._]" "$work/ldd-cli")"
+  cli_dirs=$(awk '$3 ~ /^\// {print $3}' "$work/ldd-cli" | xargs -r -n1 dirname | xargs -r -n1 readlink -f | sort -u)
+
+  # 2. The folders of the CUDA libraries the module links, as the dynamic loader finds them now; those that can
+  # be hidden alone (not a system folder, not one cnnbench needs). One is enough for the module not to load.
+  ldd "$module" > "$work/ldd-module"
+  found=$(awk '$1 ~ /^lib(cudart|cublas|cublasLt|cudnn|nccl)[.]so/ && $3 ~ /^\// {print $3}' "$work/ldd-module" |
+          xargs -r -n1 dirname | xargs -r -n1 readlink -f | sort -u)
+  [ -n "$found" ] || fail "ldd finds none of CUDA's libraries for $module"
+  dirs=""
+  for d in $found; do
+    case "$d" in /lib|/lib64|/usr/lib|/usr/lib64|/usr/lib/*-linux-gnu) continue ;; esac
+    grep -qxF "$d" <<<"$cli_dirs" && continue
+    dirs+="$d "
   done
+  [ -n "$dirs" ] || skip "CUDA's libraries are only in system folders or beside cnnbench's own: $found"
   empty="$work/empty"
   mkdir "$empty"
-  unshare --mount --map-root-user true 2>/dev/null || skip "this machine refuses a private mount namespace (unshare)"
+  unshare --mount --map-root-user mount --bind "$empty" "$empty" 2>/dev/null ||
+    skip "this machine refuses a bind mount in a private mount namespace (unshare)"
   mounts=""
   for d in $dirs; do mounts+="mount --bind '$empty' '$d' && "; done
   # Root in a fresh user namespace may mount; the hidden folders stay visible to every other process.
