@@ -105,12 +105,16 @@ std::string no_gpu_reason(const CudaEnv& env) {
   }
 }
 
+bool cuda_flag(const nlohmann::json& cuda, const char* key, bool otherwise) {
+  if (!cuda.is_object()) return otherwise;
+  const auto it = cuda.find(key);
+  return it != cuda.end() && it->is_boolean() ? it->get<bool>() : otherwise;
+}
+
 std::vector<std::string> environment_lines(const nlohmann::json& cuda) {
-  const auto built = cuda.is_object() ? cuda.find("built_with_cuda") : cuda.end();
-  if (!cuda.is_object() || (built != cuda.end() && built->is_boolean() && !built->get<bool>()))
+  if (!cuda.is_object() || !cuda_flag(cuda, "built_with_cuda", true))
     return {fmt::format("no usable GPU: {}", kNotBuilt)};
-  if (const auto q = cuda.find("queried"); q != cuda.end() && q->is_boolean() && !q->get<bool>())
-    return {fmt::format("not queried: {}", text(cuda, "reason"))};
+  if (!cuda_flag(cuda, "queried", true)) return {fmt::format("not queried: {}", text(cuda, "reason"))};
   std::vector<std::string> lines;
   const auto gpus = cuda.find("gpus");
   const bool any = gpus != cuda.end() && gpus->is_array() && !gpus->empty();

@@ -77,6 +77,10 @@ std::string summary(const CudaEnv& env);
 // error} form are understood.
 std::vector<std::string> environment_lines(const nlohmann::json& cuda);
 
+// A record's environment.cuda field `key` when it is a boolean; `otherwise` when the field is absent (an
+// older record), not a boolean, or `cuda` is no object.
+bool cuda_flag(const nlohmann::json& cuda, const char* key, bool otherwise);
+
 void to_json(nlohmann::json& j, const GpuInfo& g);
 void to_json(nlohmann::json& j, const CudaEnv& e);
 

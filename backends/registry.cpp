@@ -8,8 +8,7 @@
 // Declarations come from the same lines that register: one place lists every variant. The GPU lines
 // name functions of the GPU module (backends/cuda/module.cpp), which this library never links: their
 // entries carry no function until kernel_fn asks the module for it.
-#define CNNB_DECLARE(op, family, variant, fn) \
-  namespace cnnb::family { void fn(const ExecCtx&, const OpTraits<Op::op>::ArgsT&); }
+#define CNNB_DECLARE(op, family, variant, fn) CNNB_KERNEL_DECLARATION(op, family, fn)
 #define CNNB_KERNEL_CPU(op, family, variant, fn) CNNB_DECLARE(op, family, variant, fn)
 #define CNNB_KERNEL_ONEDNN(op, family, variant, fn) CNNB_DECLARE_IF_ONEDNN(op, family, variant, fn)
 #define CNNB_KERNEL_CUDA(op, family, variant, fn)
@@ -30,10 +29,9 @@ namespace cnnb {
 
 namespace {
 
-// static_cast checks each function's signature against its op's Args at compile time.
-#define CNNB_DECLARE(op, family, variant, fn)                                                      \
-  KernelInfo{Op::op, #family, #variant, device_of(#family),                                        \
-             reinterpret_cast<AnyKernelFn>(static_cast<OpTraits<Op::op>::Fn>(&::cnnb::family::fn))},
+// The CPU and oneDNN lines, linked here.
+#define CNNB_DECLARE(op, family, variant, fn) \
+  KernelInfo{Op::op, #family, #variant, DeviceKind::cpu, CNNB_KERNEL_ADDRESS(op, family, fn)},
 
 #define CNNB_NAMED(op, family, variant, fn) KernelInfo{Op::op, #family, #variant, DeviceKind::cuda, nullptr},
 #if CNNB_HAVE_CUDA
@@ -46,10 +44,6 @@ namespace {
 #else
 #define CNNB_KERNEL_CUDNN(...)
 #endif
-
-constexpr DeviceKind device_of(std::string_view family) {
-  return (family == "cuda" || family == "cublas" || family == "cudnn") ? DeviceKind::cuda : DeviceKind::cpu;
-}
 
 const KernelInfo kKernels[] = {
 #define KERNEL(op, family, variant, fn, DEV) CNNB_KERNEL_##DEV(op, family, variant, fn)

@@ -30,6 +30,14 @@ std::span<const KernelInfo> all_kernels();
 // nullptr when that variant is not in this build.
 const KernelInfo* find_kernel(Op op, std::string_view family, std::string_view variant);
 
+// For the files that expand kernels.def into a table (registry.cpp, and backends/cuda/module.cpp for the
+// GPU lines): a line's function declared, and its address, whose signature static_cast checks against the
+// op's Args at compile time.
+#define CNNB_KERNEL_DECLARATION(op, family, fn) \
+  namespace cnnb::family { void fn(const ::cnnb::ExecCtx&, const ::cnnb::OpTraits<::cnnb::Op::op>::ArgsT&); }
+#define CNNB_KERNEL_ADDRESS(op, family, fn) \
+  reinterpret_cast<::cnnb::AnyKernelFn>(static_cast<::cnnb::OpTraits<::cnnb::Op::op>::Fn>(&::cnnb::family::fn))
+
 template <Op op>
 typename OpTraits<op>::Fn kernel_fn(const KernelInfo& k) {
   return reinterpret_cast<typename OpTraits<op>::Fn>(k.resolve());

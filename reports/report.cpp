@@ -137,11 +137,8 @@ nlohmann::json cuda_of(const nlohmann::json& env) {
 
 // A table cell: which GPUs, or that there were none; the details are lines below the table.
 std::string cuda_cell(const nlohmann::json& cuda) {
-  const auto built = cuda.find("built_with_cuda");
-  if (!cuda.is_object() || (built != cuda.end() && built->is_boolean() && !built->get<bool>()))
-    return "none (CPU-only build)";
-  if (const auto q = cuda.find("queried"); q != cuda.end() && q->is_boolean() && !q->get<bool>())
-    return "not queried (CPU runs)";
+  if (!cuda.is_object() || !cuda::cuda_flag(cuda, "built_with_cuda", true)) return "none (CPU-only build)";
+  if (!cuda::cuda_flag(cuda, "queried", true)) return "not queried (CPU runs)";
   const auto gpus = cuda.find("gpus");
   if (gpus == cuda.end() || !gpus->is_array() || gpus->empty()) return "no usable GPU (see CUDA below)";
   std::vector<std::pair<std::string, int>> kinds;  // "NVIDIA A100 (compute capability 8.0)", count
@@ -170,11 +167,7 @@ std::string cuda_section(const std::vector<const nlohmann::json*>& envs) {
 std::string environment_table(const ResultSet& set) {
   // One column per distinct machine and build, in the order first seen; of its records, one whose process
   // asked CUDA (a GPU run) over one that did not (a CPU run leaves the GPU module unloaded).
-  const auto queried = [](const nlohmann::json& env) {
-    const nlohmann::json cuda = cuda_of(env);
-    const auto q = cuda.is_object() ? cuda.find("queried") : cuda.end();
-    return q == cuda.end() || !q->is_boolean() || q->get<bool>();
-  };
+  const auto queried = [](const nlohmann::json& env) { return cuda::cuda_flag(cuda_of(env), "queried", true); };
   std::vector<const nlohmann::json*> envs;
   std::map<std::string, size_t> seen;
   std::string first_ts, last_ts;
@@ -185,9 +178,7 @@ std::string environment_table(const ResultSet& set) {
       if (first_ts.empty() || ts < first_ts) first_ts = ts;
       if (ts > last_ts) last_ts = ts;
     }
-    const nlohmann::json cuda = cuda_of(r.environment);
-    const auto built = cuda.is_object() ? cuda.find("built_with_cuda") : cuda.end();
-    const bool with_cuda = built != cuda.end() && built->is_boolean() && built->get<bool>();
+    const bool with_cuda = cuda::cuda_flag(cuda_of(r.environment), "built_with_cuda", false);
     const std::string id = env_str(r.environment, "hostname") + "|" + env_str(r.environment, "git_commit") + "|" +
                            env_str(r.environment, "build_type") + "|" + (with_cuda ? "cuda" : "cpu");
     if (const auto [it, added] = seen.emplace(id, envs.size()); added)

@@ -18,8 +18,7 @@
 #endif
 
 // The GPU lines of kernels.def, with their functions: the same lines that name them in the registry.
-#define CNNB_DECLARE(op, family, variant, fn) \
-  namespace cnnb::family { void fn(const ExecCtx&, const OpTraits<Op::op>::ArgsT&); }
+#define CNNB_DECLARE(op, family, variant, fn) CNNB_KERNEL_DECLARATION(op, family, fn)
 #define CNNB_KERNEL_CPU(...)
 #define CNNB_KERNEL_ONEDNN(...)
 #define CNNB_KERNEL_CUDA CNNB_DECLARE
@@ -37,17 +36,9 @@ namespace cnnb::cuda {
 
 namespace {
 
-struct ModuleKernel {
-  Op op;
-  std::string_view family, variant;
-  AnyKernelFn fn;
-};
-
-// static_cast checks each function's signature against its op's Args at compile time.
 #define CNNB_DECLARE(op, family, variant, fn) \
-  ModuleKernel{Op::op, #family, #variant,     \
-               reinterpret_cast<AnyKernelFn>(static_cast<OpTraits<Op::op>::Fn>(&::cnnb::family::fn))},
-const ModuleKernel kKernels[] = {
+  KernelInfo{Op::op, #family, #variant, DeviceKind::cuda, CNNB_KERNEL_ADDRESS(op, family, fn)},
+const KernelInfo kKernels[] = {
 #define KERNEL(op, family, variant, fn, DEV) CNNB_KERNEL_##DEV(op, family, variant, fn)
 #include "backends/kernels.def"
 #undef KERNEL
@@ -55,7 +46,7 @@ const ModuleKernel kKernels[] = {
 #undef CNNB_DECLARE
 
 AnyKernelFn find_kernel(Op op, std::string_view family, std::string_view variant) {
-  const auto* k = std::find_if(std::begin(kKernels), std::end(kKernels), [&](const ModuleKernel& m) {
+  const auto* k = std::find_if(std::begin(kKernels), std::end(kKernels), [&](const KernelInfo& m) {
     return m.op == op && m.family == family && m.variant == variant;
   });
   return k == std::end(kKernels) ? nullptr : k->fn;
